@@ -1,0 +1,1 @@
+"""HyperINR Explorer application layer: the command-line tool, the Qt explorer and export."""

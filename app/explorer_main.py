@@ -1,0 +1,34 @@
+"""``hyperinr-explorer``: entry point of the desktop explorer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hyperinr-explorer",
+        description="Explore a HyperINR model interactively (opens the bundled demo without an argument).",
+    )
+    p.add_argument("model", nargs="?", help="model file, bundle or dataset to open")
+    p.add_argument("--screenshot", metavar="OUT.png", help="render the window once, save it and exit")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="initial parameter value")
+    p.add_argument("--light", metavar="AZ,POLAR", help="initial light direction in degrees")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from app.explorer import run  # noqa: PLC0415 - the Qt app is heavy, load it only to run it
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.explorer":
+            raise
+        print("hyperinr-explorer: the explorer window is not part of this build yet.", file=sys.stderr)
+        return 1
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

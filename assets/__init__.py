@@ -1,0 +1,1 @@
+"""Bundled demo models and transfer-function presets, shipped as package data."""

@@ -1,0 +1,1 @@
+"""GLSL sources of the interactive path tracer, shipped as package data."""
