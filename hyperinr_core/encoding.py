@@ -162,7 +162,9 @@ class _DeviceTables:
         assert all(dense[:n_dense]) and not any(dense[n_dense:])
         # Corner c takes offset bit i of c along dimension i.
         bits = torch.tensor([[(c >> i) & 1 for c in range(1 << d)] for i in range(d)], dtype=torch.int64)
-        strides = torch.tensor([[int(r) ** i for i in range(d)] for r in res[:n_dense]], dtype=torch.int64)
+        strides = torch.tensor(
+            [[int(r) ** i for i in range(d)] for r in res[:n_dense]], dtype=torch.int64
+        ).reshape(n_dense, d)
         offsets = torch.from_numpy(cfg.level_offsets)
         sizes_t = torch.from_numpy(sizes.copy())
         hashed_sizes = sizes[n_dense:]
@@ -171,7 +173,7 @@ class _DeviceTables:
             "bits": bits.to(device),
             "n_dense": n_dense,
             "dense_strides": strides.to(device),  # (Ld, d)
-            "dense_corner_offset": (bits.T @ strides.T).T.contiguous().to(device),  # (Ld, C)
+            "dense_corner_offset": (strides @ bits).to(device),  # (Ld, C)
             "dense_sizes": sizes_t[:n_dense].view(1, -1, 1).to(device),
             "dense_offsets": offsets[:n_dense].view(1, -1, 1).to(device),
             "hash_pow2": bool(np.all((hashed_sizes & (hashed_sizes - 1)) == 0)),

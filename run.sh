@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Set up everything HyperINR Explorer needs (once), then run it.
+#   ./run.sh explorer [MODEL] [--screenshot OUT.png ...]   open the explorer (on the bundled demo by default)
+#   ./run.sh test [PYTEST ARGS]                            run the test suite
+#   ./run.sh setup                                         only set up
+# Environment: HYPERINR_VENV (default .venv), HYPERINR_TORCH (default torch==2.13.0, the CPU build;
+# set e.g. HYPERINR_TORCH=torch to get a CUDA build).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+VENV=${HYPERINR_VENV:-.venv}
+TORCH_SPEC=${HYPERINR_TORCH:-torch==2.13.0}
+PY=${PYTHON:-python3}
+
+# Qt + OpenGL under Xvfb with Mesa's software rasteriser (llvmpipe), and what PySide6 needs to load xcb.
+DEB_PACKAGES=(xvfb xauth libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 libxcb-cursor0
+  libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0
+  libxcb-image0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
+
+log() { printf '\033[1m[run.sh]\033[0m %s\n' "$*" >&2; }
+
+ensure_system_packages() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0   # not Debian/Ubuntu: the README lists what to install
+  local missing=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      log "missing system packages (install them, then re-run): ${missing[*]}"; return 0; fi
+  fi
+  log "installing system packages: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating virtual environment $VENV"
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+  fi
+  if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    log "installing $TORCH_SPEC"
+    "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
+  fi
+  local stamp="$VENV/.hyperinr-installed"
+  if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "installing hyperinr-explorer and its test tools"
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    touch "$stamp"
+  fi
+}
+
+with_display() {
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then "$@"; else
+    xvfb-run -a -s "-screen 0 1600x1200x24 +extension GLX +render" "$@"; fi
+}
+
+cmd=${1:-explorer}; shift || true
+case "$cmd" in
+  setup) ensure_system_packages; ensure_venv ;;
+  explorer) ensure_system_packages; ensure_venv; with_display "$VENV/bin/hyperinr-explorer" "$@" ;;
+  test) ensure_system_packages; ensure_venv; with_display "$VENV/bin/python" -m pytest "$@" ;;
+  *) echo "usage: $0 explorer [ARGS] | test [PYTEST ARGS] | setup" >&2; exit 2 ;;
+esac
