@@ -46,6 +46,9 @@ class FastINREvaluator:
         self.chunk = chunk
         self.mlp_dtype = mlp_dtype
         self._tables = _DeviceTables.get(enc_cfg, self.device)
+        # Plain ints, so the compiled graph sees constants instead of tracing the config's numpy layout.
+        self._shape = (enc_cfg.n_entries, enc_cfg.n_features_per_level, 1 << enc_cfg.n_input_dims,
+                       enc_cfg.n_output_dims)
         self._tcnn = None
         if self.device.type == "cuda":
             from .backends import tcnn_inr_module
@@ -66,13 +69,12 @@ class FastINREvaluator:
         return f"torch{'+compile' if self.compiled else ''}, mlp {str(self.mlp_dtype).replace('torch.', '')}"
 
     def _eager(self, x: Tensor, enc_params: Tensor, mlp_params: Tensor) -> Tensor:
-        cfg = self.enc_cfg
-        idx, w = _corner_indices_and_weights(x, cfg, self._tables)
-        corners = 1 << cfg.n_input_dims
+        n_entries, n_feat, corners, n_out = self._shape
+        idx, w = _corner_indices_and_weights(x, self.enc_cfg, self._tables)
         h = F.embedding_bag(
-            idx.view(-1, corners), enc_params.view(cfg.n_entries, cfg.n_features_per_level),
+            idx.view(-1, corners), enc_params.view(n_entries, n_feat),
             per_sample_weights=w.view(-1, corners), mode="sum",
-        ).view(x.shape[0], cfg.n_output_dims)
+        ).view(x.shape[0], n_out)
         return mlp_forward(h.to(self.mlp_dtype), mlp_params, self.mlp_cfg).float()
 
     @torch.no_grad()
