@@ -1,0 +1,53 @@
+"""The optional tiny-cuda-nn backend and the fast evaluator."""
+
+import pytest
+import torch
+
+from hyperinr_core import INR, HashGridConfig, MLPConfig, hash_encode, mlp_forward
+from hyperinr_core.backends import tcnn_available
+from hyperinr_core.fast import FastINREvaluator
+
+needs_tcnn = pytest.mark.skipif(not tcnn_available("cuda"), reason="needs CUDA + tinycudann")
+
+
+def test_tcnn_is_never_used_on_cpu():
+    assert tcnn_available("cpu") is False
+
+
+@needs_tcnn
+def test_tcnn_encoding_matches_reference_with_the_same_params():
+    import tinycudann as tcnn
+
+    cfg = HashGridConfig(3, 8, 4, 15, 4, 2.0)
+    enc = tcnn.Encoding(3, cfg.to_tcnn(), dtype=torch.float32).cuda()
+    assert enc.params.numel() == cfg.n_params
+    p = torch.empty(cfg.n_params, device="cuda").uniform_(-1, 1)
+    with torch.no_grad():
+        enc.params.copy_(p)
+    x = torch.rand(4096, 3, device="cuda")
+    torch.testing.assert_close(enc(x).float(), hash_encode(x, p, cfg), atol=1e-4, rtol=1e-4)
+
+
+@needs_tcnn
+def test_tcnn_network_matches_reference_with_the_same_params():
+    import tinycudann as tcnn
+
+    cfg = MLPConfig(32, 1)
+    net = tcnn.Network(32, 1, cfg.to_tcnn()).cuda()
+    assert net.params.numel() == cfg.n_params
+    p = cfg.init_params().cuda()
+    with torch.no_grad():
+        net.params.copy_(p.to(net.params.dtype))
+    h = torch.rand(1024, 32, device="cuda")
+    torch.testing.assert_close(net(h).float(), mlp_forward(h, p, cfg), atol=5e-3, rtol=5e-2)
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_fast_evaluator_matches_reference(compile):
+    g = torch.Generator().manual_seed(0)
+    enc, mlp = HashGridConfig(3, 4, 2, 10, 4, 2.0), MLPConfig(8, 1, 16, 2)
+    inr = INR(torch.randn(enc.n_params, generator=g), mlp.init_params(g), enc, mlp)
+    ev = FastINREvaluator(enc, mlp, compile=compile, chunk=256)
+    x = torch.rand(1000, 3, generator=g)  # not a multiple of the chunk: exercises padding
+    torch.testing.assert_close(ev(inr, x), inr(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ev.sample_grid(inr, (4, 5, 6)), inr.sample_grid((4, 5, 6)), atol=1e-5, rtol=1e-5)
