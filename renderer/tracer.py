@@ -72,11 +72,18 @@ def intersect_box(o: Tensor, d: Tensor, lo: Tensor | float = 0.0, hi: Tensor | f
     ``t_near`` is clamped to >= 0 (rays starting inside); the ray hits where ``t_far > t_near``.
     """
     d = torch.as_tensor(d, device=o.device).expand_as(o)
-    # Components of exactly zero give +-inf slabs, which min/max handle; avoid 0 * inf = nan at the faces.
-    inv = 1.0 / torch.where(d == 0, torch.full_like(d, 1e-30), d)
+    lo = torch.as_tensor(lo, dtype=o.dtype, device=o.device)
+    hi = torch.as_tensor(hi, dtype=o.dtype, device=o.device)
+    zero = d == 0
+    inv = 1.0 / torch.where(zero, torch.ones_like(d), d)
     ta, tb = (lo - o) * inv, (hi - o) * inv
-    t_near = torch.minimum(ta, tb).amax(1).clamp_min(0.0)
-    t_far = torch.maximum(ta, tb).amin(1)
+    # A ray parallel to a slab is inside it for all t (on the faces included) or never.
+    inside = (o >= lo) & (o <= hi)
+    inf = torch.full_like(d, math.inf)
+    near = torch.where(zero, torch.where(inside, -inf, inf), torch.minimum(ta, tb))
+    far = torch.where(zero, torch.where(inside, inf, -inf), torch.maximum(ta, tb))
+    t_near = near.amax(1).clamp_min(0.0)
+    t_far = far.amin(1)
     return t_near, t_far
 
 
@@ -142,8 +149,9 @@ class Marcher:
         Args:
             rays: per-ray tensors (N, ...): ``o``, ``d`` (3), ``base`` (lattice origin distance), ``t1`` (end),
                 ``u`` (lattice offset in [0, 1)), ``T`` (transmittance so far), plus any accumulators.
-            shade: ``shade(rays, pos (n,K,3), kk (n,K), mask (n,K), A (n,K)) -> None`` called after the opacities
-                ``A`` of a block are known, to accumulate radiance into ``rays`` accumulators. None: absorption only.
+            shade: ``shade(rays, pos (n,K,3), kk (n,K), mask (n,K), A (n,K), T_in (n,K)) -> None`` called once
+                the opacities ``A`` of a block and the transmittance ``T_in`` in front of each sample are known,
+                to accumulate radiance into ``rays`` accumulators. None: absorption only.
         Returns:
             ``outputs`` accumulators for every input ray, in input order.
         """
@@ -170,9 +178,17 @@ class Marcher:
                 v = self.field(pos[mask])
                 self.stats.field_samples += v.shape[0]
                 A[mask] = self.classify(v, step)[1] if shade is None else self._shade_alpha(v, step, rays, mask)
+            # Terminate exactly at the first sample whose incoming transmittance is below the threshold, so the
+            # image does not depend on how many steps a block holds.
+            trans = torch.cumprod(1.0 - A, dim=1)
+            T_in = rays["T"][:, None] * torch.cat([torch.ones_like(trans[:, :1]), trans[:, :-1]], dim=1)
+            dead = T_in < self.termination
+            if bool(dead.any()):
+                A = A.masked_fill(dead, 0.0)  # ``mask`` keeps marking evaluated samples (``_rgb`` rows)
+                trans = torch.cumprod(1.0 - A, dim=1)
             if shade is not None:
-                shade(rays, pos, kk, mask, A)
-            rays["T"] = rays["T"] * torch.prod(1.0 - A, dim=1)
+                shade(rays, pos, kk, mask, A, T_in)
+            rays["T"] = rays["T"] * trans[:, -1]
             rays["k"] = rays["k"] + K
             rays = self._compact(rays, self._alive(rays, step), out, outputs)
         return out
@@ -309,16 +325,14 @@ class PathTracer:
         s, light = self.settings, self.light
         ldir = torch.tensor(light.direction(), dtype=torch.float32, device=self.device)
 
-        def shade(rays: dict, pos: Tensor, kk: Tensor, mask: Tensor, A: Tensor) -> None:
+        def shade(rays: dict, pos: Tensor, kk: Tensor, mask: Tensor, A: Tensor, T_in: Tensor) -> None:
             if "_rgb" not in rays:
                 return
-            trans = torch.cumprod(1.0 - A, dim=1)
-            T_excl = rays["T"][:, None] * torch.cat([torch.ones_like(trans[:, :1]), trans[:, :-1]], dim=1)
-            w = T_excl * A
+            w = T_in * A
             T_light = torch.ones_like(A)
             if s.shadow != "none":
                 # Only samples that still contribute need a shadow term.
-                need = mask & (A > 0) & (T_excl >= marcher.termination)
+                need = mask & (A > 0)
                 p = pos[need]
                 if s.shadow == "rays":
                     rows = need.nonzero(as_tuple=True)[0]
