@@ -2,7 +2,8 @@
 
 - :mod:`.camera`, :mod:`.light`, :mod:`.transfer`: the scene description shared with the GL path.
 - :mod:`.fields`: INR / grid / analytic fields behind one protocol.
-- :mod:`.tracer`: the device-agnostic volumetric path tracer; :mod:`.shadows`: shadow modes and shadow volumes.
+- :mod:`.tracer`: the device-agnostic volumetric path tracer.
+- :mod:`.shadows`: shadow modes and shadow volumes.
 """
 
 from .camera import Camera

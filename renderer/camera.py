@@ -1,9 +1,9 @@
 """Orbit (turntable) camera shared by the torch path tracer and the GL path.
 
 World: the volume fills the unit cube [0, 1]^3, coordinates (x, y, z), world up is +z. The camera orbits
-``target`` at ``distance``; ``azimuth`` is measured around +z from +x, ``elevation`` from the xy-plane, ``fov``
-is the vertical field of view; all angles in degrees. Matrices follow OpenGL conventions (camera looks down its
--z axis, right-handed, column vectors: ``clip = P @ V @ world``).
+``target`` at ``distance``; ``azimuth`` is measured around +z from +x, ``elevation`` from the xy-plane,
+``fov`` is the vertical field of view; all angles in degrees. Matrices follow OpenGL conventions (camera
+looks down its -z axis, right-handed, column vectors: ``clip = P @ V @ world``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ class Camera:
         self.target = tuple(float(v) for v in self.target)
         self.elevation = float(np.clip(self.elevation, -MAX_ELEVATION, MAX_ELEVATION))
         if not (self.distance > 0 and 0 < self.fov < 180):
-            raise ValueError(f"invalid camera: distance {self.distance} must be > 0, fov {self.fov} in (0, 180)")
+            raise ValueError(
+                f"invalid camera: distance {self.distance} must be > 0, fov {self.fov} in (0, 180)"
+            )
 
     # -- geometry ----------------------------------------------------------------------------------------
     def eye(self) -> np.ndarray:
@@ -43,7 +45,7 @@ class Camera:
         return np.asarray(self.target, dtype=np.float64) + self.distance * offset
 
     def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Unit (right, up, forward) vectors in world coordinates; forward points from the eye to the target."""
+        """Unit (right, up, forward) world vectors; forward points from the eye to the target."""
         f = np.asarray(self.target, dtype=np.float64) - self.eye()
         f /= np.linalg.norm(f)
         r = np.cross(f, [0.0, 0.0, 1.0])

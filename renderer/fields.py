@@ -1,8 +1,8 @@
 """Fields: what the renderer ray-marches. One protocol, three adapters.
 
-A field is a callable mapping ``(N, 3)`` float32 coordinates ``(x, y, z)`` in [0, 1]^3 to ``(N,)`` float32 values
-in [0, 1], computed on the field's ``device``. Grids are node-centred: index ``(z, y, x)`` of a ``(Z, Y, X)``
-grid sits at ``(x/(X-1), y/(Y-1), z/(Z-1))``, as in :meth:`hyperinr_core.inr.INR.sample_grid`.
+A field is a callable mapping ``(N, 3)`` float32 coordinates ``(x, y, z)`` in [0, 1]^3 to ``(N,)`` float32
+values in [0, 1], computed on the field's ``device``. Grids are node-centred: index ``(z, y, x)`` of a
+``(Z, Y, X)`` grid sits at ``(x/(X-1), y/(Y-1), z/(Z-1))``, as in :meth:`hyperinr_core.inr.INR.sample_grid`.
 
 Fields may offer a dense node grid through ``.grid`` (``(Z, Y, X)`` tensor or None): macro cells then take
 exact per-cell value ranges from it instead of sampling the field.
@@ -29,12 +29,14 @@ class Field(Protocol):
 
 
 class GridField:
-    """Trilinear interpolation of a node-centred ``(Z, Y, X)`` grid (``grid_sample``, ``align_corners=True``)."""
+    """Trilinear interpolation of a node-centred ``(Z, Y, X)`` grid (``grid_sample``, align_corners)."""
 
     def __init__(self, grid: Tensor, device: str | torch.device | None = None):
         g = torch.as_tensor(grid)
         if g.ndim != 3 or min(g.shape) < 2:
-            raise ValueError(f"a grid field needs a (Z, Y, X) grid with every side >= 2, got {tuple(g.shape)}")
+            raise ValueError(
+                f"a grid field needs a (Z, Y, X) grid with every side >= 2, got {tuple(g.shape)}"
+            )
         self.grid = g.to(device=device if device is not None else g.device, dtype=torch.float32).contiguous()
         self.device = self.grid.device
         self._vol = self.grid[None, None]

@@ -29,7 +29,7 @@ def cell_value_ranges(nodes: Tensor, voxels_per_cell: int) -> tuple[Tensor, Tens
     v = int(voxels_per_cell)
     cells = [max(1, math.ceil((n - 1) / v)) for n in nodes.shape]
     pad = []
-    for n, c in zip(reversed(nodes.shape), reversed(cells)):
+    for n, c in zip(reversed(nodes.shape), reversed(cells), strict=True):
         pad += [0, c * v + 1 - n]
     x = F.pad(nodes[None, None].float(), pad, mode="replicate")
     hi = F.max_pool3d(x, kernel_size=v + 1, stride=v)[0, 0]

@@ -5,8 +5,8 @@
 - ``field``: one lookup per sample in a shadow field: a shadow INR generated for the light direction, or a
   :class:`~renderer.fields.GridField` over a volume made by :func:`shadow_volume`.
 
-:func:`shadow_volume` computes transmittance toward the light at the nodes of a grid with the very code of mode
-``rays`` (:meth:`renderer.tracer.Marcher.transmittance`), midpoint-sampled (``u = 0.5``) so the volume is
+:func:`shadow_volume` computes transmittance toward the light at the nodes of a grid with the very code of
+mode ``rays`` (:meth:`renderer.tracer.Marcher.transmittance`), midpoint-sampled (``u = 0.5``) so the volume is
 deterministic.
 
 Light parameters of shadow (DGS) models and datasets are named :data:`LIGHT_PARAM_NAMES`, in degrees, with the
@@ -25,8 +25,14 @@ from .macrocells import MacroCells
 from .tracer import SHADOW_MODES, Marcher
 from .transfer import TransferFunction
 
-__all__ = ["SHADOW_MODES", "LIGHT_PARAM_NAMES", "LIGHT_PARAM_LO", "LIGHT_PARAM_HI", "shadow_volume",
-           "shadow_field_from_model"]
+__all__ = [
+    "SHADOW_MODES",
+    "LIGHT_PARAM_NAMES",
+    "LIGHT_PARAM_LO",
+    "LIGHT_PARAM_HI",
+    "shadow_volume",
+    "shadow_field_from_model",
+]
 
 LIGHT_PARAM_NAMES = ["azimuth", "polar"]
 LIGHT_PARAM_LO = [0.0, 0.0]

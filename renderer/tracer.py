@@ -66,8 +66,10 @@ class RenderSettings:
         return self.shadow_step or self.step
 
 
-def intersect_box(o: Tensor, d: Tensor, lo: Tensor | float = 0.0, hi: Tensor | float = 1.0) -> tuple[Tensor, Tensor]:
-    """Slab test of rays ``o + t d`` (``(N, 3)``, d may be ``(3,)``) with a box: ``(t_near, t_far)``, each (N,).
+def intersect_box(
+    o: Tensor, d: Tensor, lo: Tensor | float = 0.0, hi: Tensor | float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """Slab test of rays ``o + t d`` (o ``(N, 3)``, d ``(N, 3)`` or ``(3,)``) with a box: ``(t_near, t_far)``.
 
     ``t_near`` is clamped to >= 0 (rays starting inside); the ray hits where ``t_far > t_near``.
     """
@@ -103,8 +105,13 @@ class Marcher:
     """
 
     def __init__(
-        self, field: Field, tf: TransferFunction, cells: MacroCells | None = None,
-        batch: int = 1 << 18, termination: float = 1e-3, table_size: int = 256,
+        self,
+        field: Field,
+        tf: TransferFunction,
+        cells: MacroCells | None = None,
+        batch: int = 1 << 18,
+        termination: float = 1e-3,
+        table_size: int = 256,
     ):
         self.field, self.tf, self.cells = field, tf, cells
         self.device = field.device
@@ -140,18 +147,20 @@ class Marcher:
         return k, t1
 
     def march(
-        self, rays: dict[str, Tensor], step: float,
+        self,
+        rays: dict[str, Tensor],
+        step: float,
         shade: Callable[[dict[str, Tensor], Tensor, Tensor, Tensor, Tensor], Tensor] | None = None,
         outputs: tuple[str, ...] = ("T",),
     ) -> dict[str, Tensor]:
         """Stream rays to completion.
 
         Args:
-            rays: per-ray tensors (N, ...): ``o``, ``d`` (3), ``base`` (lattice origin distance), ``t1`` (end),
-                ``u`` (lattice offset in [0, 1)), ``T`` (transmittance so far), plus any accumulators.
-            shade: ``shade(rays, pos (n,K,3), kk (n,K), mask (n,K), A (n,K), T_in (n,K)) -> None`` called once
-                the opacities ``A`` of a block and the transmittance ``T_in`` in front of each sample are known,
-                to accumulate radiance into ``rays`` accumulators. None: absorption only.
+            rays: per-ray tensors (N, ...): ``o``, ``d`` (3), ``base`` (lattice origin distance), ``t1``
+                (end), ``u`` (lattice offset in [0, 1)), ``T`` (transmittance so far), plus accumulators.
+            shade: ``shade(rays, pos (n,K,3), kk (n,K), mask (n,K), A (n,K), T_in (n,K)) -> None``, called
+                once the opacities ``A`` of a block and the transmittance ``T_in`` in front of each sample
+                are known, to accumulate radiance into ``rays`` accumulators. None: absorption only.
         Returns:
             ``outputs`` accumulators for every input ray, in input order.
         """
@@ -177,9 +186,11 @@ class Marcher:
             if mask.any():
                 v = self.field(pos[mask])
                 self.stats.field_samples += v.shape[0]
-                A[mask] = self.classify(v, step)[1] if shade is None else self._shade_alpha(v, step, rays, mask)
-            # Terminate exactly at the first sample whose incoming transmittance is below the threshold, so the
-            # image does not depend on how many steps a block holds.
+                A[mask] = (
+                    self.classify(v, step)[1] if shade is None else self._shade_alpha(v, step, rays, mask)
+                )
+            # Terminate exactly at the first sample whose incoming transmittance is below the threshold,
+            # so the image does not depend on how many steps a block holds.
             trans = torch.cumprod(1.0 - A, dim=1)
             T_in = rays["T"][:, None] * torch.cat([torch.ones_like(trans[:, :1]), trans[:, :-1]], dim=1)
             dead = T_in < self.termination
@@ -222,8 +233,14 @@ class Marcher:
         m = o.shape[0]
         d = torch.as_tensor(direction, dtype=torch.float32, device=self.device).expand(m, 3).contiguous()
         _, t_far = intersect_box(o, d)
-        rays = {"o": o, "d": d, "base": torch.zeros(m, device=self.device), "t1": t_far, "u": u,
-                "T": torch.ones(m, device=self.device)}
+        rays = {
+            "o": o,
+            "d": d,
+            "base": torch.zeros(m, device=self.device),
+            "t1": t_far,
+            "u": u,
+            "T": torch.ones(m, device=self.device),
+        }
         return self.march(rays, step)["T"]
 
 
@@ -236,8 +253,14 @@ class PathTracer:
     """
 
     def __init__(
-        self, field: Field, tf: TransferFunction, camera: Camera | None = None, light: Light | None = None,
-        settings: RenderSettings | None = None, shadow_field: Field | None = None, seed: int = 0,
+        self,
+        field: Field,
+        tf: TransferFunction,
+        camera: Camera | None = None,
+        light: Light | None = None,
+        settings: RenderSettings | None = None,
+        shadow_field: Field | None = None,
+        seed: int = 0,
     ):
         self.field, self.tf = field, tf
         self.camera = camera or Camera()
@@ -260,8 +283,18 @@ class PathTracer:
         self.frames, self.image, self._key = 0, None, None
 
     def _scene_key(self) -> str:
-        return json.dumps([id(self.field), id(self.shadow_field), self.tf.fingerprint(), self.camera.to_dict(),
-                           self.light.to_dict(), asdict(self.settings), self.seed], sort_keys=True)
+        return json.dumps(
+            [
+                id(self.field),
+                id(self.shadow_field),
+                self.tf.fingerprint(),
+                self.camera.to_dict(),
+                self.light.to_dict(),
+                asdict(self.settings),
+                self.seed,
+            ],
+            sort_keys=True,
+        )
 
     def macro_cells(self) -> MacroCells | None:
         """The field's macro cells, rebuilt when the field changes, refreshed when the TF changes."""
@@ -301,8 +334,16 @@ class PathTracer:
         n_pix = s.width * s.height
         pix = torch.arange(n_pix, device=dev).repeat(len(frames))
         frame = torch.tensor(frames, device=dev).repeat_interleave(n_pix)
-        jitter = torch.stack([hash_uniform(self.seed, STREAM_JITTER_X, frame, pix),
-                              hash_uniform(self.seed, STREAM_JITTER_Y, frame, pix)], 1) - 0.5
+        jitter = (
+            torch.stack(
+                [
+                    hash_uniform(self.seed, STREAM_JITTER_X, frame, pix),
+                    hash_uniform(self.seed, STREAM_JITTER_Y, frame, pix),
+                ],
+                1,
+            )
+            - 0.5
+        )
         # Camera rays for pixel centres + jitter: the camera's own ray generator, once per frame.
         o, d = [], []
         for i, _ in enumerate(frames):
@@ -313,9 +354,17 @@ class PathTracer:
         t0, t1 = intersect_box(o, d)
         hit = t1 > t0
         n = o.shape[0]
-        rays = {"o": o, "d": d, "base": t0, "t1": torch.where(hit, t1, torch.full_like(t1, -1.0)),
-                "u": hash_uniform(self.seed, STREAM_START, frame, pix),
-                "T": torch.ones(n, device=dev), "C": torch.zeros(n, 3, device=dev), "pix": pix, "frame": frame}
+        rays = {
+            "o": o,
+            "d": d,
+            "base": t0,
+            "t1": torch.where(hit, t1, torch.full_like(t1, -1.0)),
+            "u": hash_uniform(self.seed, STREAM_START, frame, pix),
+            "T": torch.ones(n, device=dev),
+            "C": torch.zeros(n, 3, device=dev),
+            "pix": pix,
+            "frame": frame,
+        }
         res = marcher.march(rays, s.step, shade=self._shader(marcher), outputs=("T", "C"))
         bg = torch.tensor(s.background, device=dev)
         img = res["C"] + res["T"][:, None] * bg
@@ -336,7 +385,9 @@ class PathTracer:
                 p = pos[need]
                 if s.shadow == "rays":
                     rows = need.nonzero(as_tuple=True)[0]
-                    u = hash_uniform(self.seed, STREAM_SHADOW, rays["frame"][rows], rays["pix"][rows], kk[need])
+                    u = hash_uniform(
+                        self.seed, STREAM_SHADOW, rays["frame"][rows], rays["pix"][rows], kk[need]
+                    )
                     before = marcher.stats.field_samples
                     T_light[need] = marcher.transmittance(p, ldir, u, s.light_step)
                     # secondary-ray samples are shadow work: count them apart from the primary samples
@@ -367,4 +418,3 @@ def save_png(image: np.ndarray, path) -> None:
 
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, image, extension=".png")
-

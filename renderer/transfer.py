@@ -35,10 +35,30 @@ def _hex(*codes: str) -> list[tuple[float, float, float]]:
 
 #: Control colours, evenly spaced over [0, 1] and interpolated linearly in RGB.
 COLORMAPS: dict[str, list[tuple[float, float, float]]] = {
-    "viridis": _hex("#440154", "#482878", "#3e4989", "#31688e", "#26828e",
-                    "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"),
-    "magma": _hex("#000004", "#180f3d", "#440f76", "#721f81", "#9e2f7f",
-                  "#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"),
+    "viridis": _hex(
+        "#440154",
+        "#482878",
+        "#3e4989",
+        "#31688e",
+        "#26828e",
+        "#1f9e89",
+        "#35b779",
+        "#6ece58",
+        "#b5de2b",
+        "#fde725",
+    ),
+    "magma": _hex(
+        "#000004",
+        "#180f3d",
+        "#440f76",
+        "#721f81",
+        "#9e2f7f",
+        "#cd4071",
+        "#f1605d",
+        "#fd9668",
+        "#feca8d",
+        "#fcfdbf",
+    ),
     "coolwarm": _hex("#3b4cc0", "#6788ee", "#9abbff", "#c9d7f0", "#edd1c2", "#f7a889", "#e26952", "#b40426"),
     "grayscale": _hex("#000000", "#ffffff"),
     "ember": _hex("#1a0500", "#5c0f04", "#b22a00", "#f07818", "#ffd25a", "#fffbe0"),
@@ -48,10 +68,17 @@ COLORMAPS: dict[str, list[tuple[float, float, float]]] = {
 _PRESETS: dict[str, dict] = {
     "viridis": {"colormap": "viridis", "opacity": [(0.0, 0.0), (0.15, 0.0), (1.0, 0.12)], "density": 1.0},
     "magma": {"colormap": "magma", "opacity": [(0.0, 0.0), (0.2, 0.0), (1.0, 0.15)], "density": 1.0},
-    "coolwarm": {"colormap": "coolwarm", "opacity": [(0.0, 0.06), (0.35, 0.0), (0.65, 0.0), (1.0, 0.06)],
-                 "density": 1.0},
+    "coolwarm": {
+        "colormap": "coolwarm",
+        "opacity": [(0.0, 0.06), (0.35, 0.0), (0.65, 0.0), (1.0, 0.06)],
+        "density": 1.0,
+    },
     "grayscale": {"colormap": "grayscale", "opacity": [(0.0, 0.0), (1.0, 0.1)], "density": 1.0},
-    "ember": {"colormap": "ember", "opacity": [(0.0, 0.0), (0.3, 0.0), (0.6, 0.05), (1.0, 0.3)], "density": 1.0},
+    "ember": {
+        "colormap": "ember",
+        "opacity": [(0.0, 0.0), (0.3, 0.0), (0.6, 0.05), (1.0, 0.3)],
+        "density": 1.0,
+    },
 }
 
 
@@ -92,7 +119,9 @@ class TransferFunction:
     @classmethod
     def preset(cls, name: str) -> TransferFunction:
         if name not in _PRESETS:
-            raise HyperINRError(f"unknown transfer function preset {name!r}; choose one of {', '.join(_PRESETS)}")
+            raise HyperINRError(
+                f"unknown transfer function preset {name!r}; choose one of {', '.join(_PRESETS)}"
+            )
         return cls(**_PRESETS[name])
 
     @classmethod
@@ -114,7 +143,7 @@ class TransferFunction:
 
     def alpha(self, values: np.ndarray) -> np.ndarray:
         """(N,) opacity per reference step (density applied) for values (N,) in [0, 1]."""
-        vs, al = zip(*self.opacity)
+        vs, al = zip(*self.opacity, strict=True)
         a = np.interp(np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0), vs, al)
         with np.errstate(divide="ignore"):
             return 1.0 - (1.0 - a) ** self.density

@@ -85,7 +85,9 @@ def test_field_mode_with_shadow_volume_matches_rays():
     sv = shadow_volume(f, tf, light.direction(), 64)
     assert sv.shape == (64, 64, 64) and float(sv.min()) < 0.5 and float(sv.max()) == 1.0
     ref, _ = render(f, tf, spp=2, light=light, shadow="rays", width=48, height=36)
-    img, pt = render(f, tf, spp=2, light=light, shadow="field", shadow_field=GridField(sv), width=48, height=36)
+    img, pt = render(
+        f, tf, spp=2, light=light, shadow="field", shadow_field=GridField(sv), width=48, height=36
+    )
     nosh, _ = render(f, tf, spp=2, light=light, shadow="none", width=48, height=36)
     assert pt.stats.shadow_samples > 0
     assert psnr(img, ref) >= 30.0
@@ -111,8 +113,11 @@ def test_macro_cells_agree_and_save_samples_on_sparse_volume():
     assert pt1.stats.field_samples * 2 <= pt0.stats.field_samples
     assert pt1.stats.shadow_samples * 2 <= pt0.stats.shadow_samples
     # grids: exact ranges, same images
-    grid = GridField(torch.from_numpy(np.asarray(
-        f(__import__("hyperinr_core").grid_coordinates((33, 33, 33))).view(33, 33, 33))))
+    grid = GridField(
+        torch.from_numpy(
+            np.asarray(f(__import__("hyperinr_core").grid_coordinates((33, 33, 33))).view(33, 33, 33))
+        )
+    )
     g0, _ = render(grid, tf, macro_cells=False)
     g1, pg = render(grid, tf, macro_cells=True, voxels_per_cell=8)
     assert psnr(g1, g0) >= 60.0
