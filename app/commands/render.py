@@ -1,0 +1,242 @@
+"""``hyperinr render``: path-trace one image of a model (or a dataset frame) to a PNG.
+
+Also home of the small helpers that turn CLI arguments into renderer objects (field, transfer function,
+camera, light), shared with ``hyperinr data demo shadows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_source_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """--model/--data, --param, --frame, --device: what to render."""
+    src = p.add_mutually_exclusive_group(required=required)
+    src.add_argument("--model", metavar="M", help="HyperINR model file (.h5)")
+    src.add_argument("--data", metavar="D", help="dataset file (.h5): render one of its volumes")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="model parameter in user units (repeatable); missing ones take their midpoint",
+    )
+    p.add_argument("--frame", type=int, default=0, help="with --data: the frame index (default 0)")
+    p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="evaluate INRs through torch.compile on CPU too (slow first frame, faster after)",
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "render",
+        help="path-trace an image of a model to a PNG",
+        description="Path-trace a model (or a dataset frame) with the torch volume renderer.",
+    )
+    add_source_args(p)
+    p.add_argument(
+        "--tf",
+        default="viridis",
+        metavar="PRESET|FILE.json",
+        help="transfer function: a preset (viridis, magma, coolwarm, grayscale, ember) or a JSON file",
+    )
+    p.add_argument(
+        "--camera",
+        default=None,
+        metavar="AZ,EL[,DIST]",
+        help="orbit camera: azimuth, elevation (degrees) and distance (default 30,20,2.2)",
+    )
+    p.add_argument("--fov", type=float, default=35.0, help="vertical field of view, degrees")
+    p.add_argument(
+        "--light", default="45,45", metavar="AZ,POLAR", help="light direction, degrees (toward the light)"
+    )
+    p.add_argument("--ambient", type=float, default=0.25)
+    p.add_argument("--intensity", type=float, default=1.0)
+    p.add_argument(
+        "--shadow",
+        choices=("none", "rays", "field"),
+        default=None,
+        help="shadow mode (default: field with --shadow-model, else none)",
+    )
+    p.add_argument("--shadow-model", metavar="S", help="DGS shadow HyperINR (parameters azimuth, polar)")
+    p.add_argument(
+        "--shadow-resolution",
+        type=int,
+        default=64,
+        help="--shadow field without --shadow-model: resolution of the computed shadow volume",
+    )
+    p.add_argument("--size", default="800x600", metavar="WxH")
+    p.add_argument("--spp", type=int, default=16, help="samples per pixel")
+    p.add_argument("--step", type=float, default=1 / 256, help="ray-marching step in unit-cube lengths")
+    p.add_argument("--no-macro-cells", action="store_true", help="do not skip empty space")
+    p.add_argument("--background", default="0.08,0.08,0.1", metavar="R,G,B")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="F.png")
+    p.set_defaults(func=run)
+
+
+# -- argument parsing helpers ------------------------------------------------------------------------------
+def _floats(text: str, n_min: int, n_max: int, what: str) -> list[float]:
+    from hyperinr_core.errors import HyperINRError
+
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if not n_min <= len(vals) <= n_max:
+        raise HyperINRError(
+            f"{what} must be {n_min}{'-' + str(n_max) if n_max > n_min else ''} comma-separated "
+            f"numbers, got {text!r}"
+        )
+    return vals
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    from hyperinr_core.errors import HyperINRError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise HyperINRError(f"--size must look like 800x600, got {text!r}") from None
+    if not (0 < w <= 16384 and 0 < h <= 16384):
+        raise HyperINRError(f"--size {text!r} is out of range")
+    return w, h
+
+
+def resolve_device(name: str):
+    import torch
+
+    from hyperinr_core.errors import HyperINRError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise HyperINRError(f"--device {name!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise HyperINRError("--device cuda requested but CUDA is not available")
+    return dev
+
+
+def theta_for(model, assignments: list[str]) -> list[float]:
+    """User-unit parameters for ``model`` from ``NAME=VALUE`` strings; missing names take their midpoint."""
+    from hyperinr_core.errors import HyperINRError
+
+    names = list(model.cfg.param_names)
+    lo, hi = model.cfg.param_lo, model.cfg.param_hi
+    values = {n: (a + b) / 2 for n, a, b in zip(names, lo, hi, strict=True)}
+    given = set()
+    for item in assignments:
+        name, sep, val = item.partition("=")
+        if not sep or name not in values:
+            raise HyperINRError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(names)}")
+        try:
+            values[name] = float(val)
+        except ValueError:
+            raise HyperINRError(f"--param {item!r}: {val!r} is not a number") from None
+        given.add(name)
+    missing = [n for n in names if n not in given]
+    if missing:
+        print("using the midpoint for " + ", ".join(f"{n}={values[n]:g}" for n in missing), file=sys.stderr)
+    return [values[n] for n in names]
+
+
+def load_field(args: argparse.Namespace, device):
+    """The field named by --model/--param or --data/--frame, on ``device``."""
+    import torch
+
+    from hyperinr_core.errors import HyperINRError
+    from renderer.fields import GridField, INRField
+
+    if args.model:
+        from hyperinr_core.hyperinr import HyperINR
+
+        model = HyperINR.load(args.model, device=device)
+        if model.cfg.encoding.n_input_dims != 3:
+            raise HyperINRError(
+                f"{args.model}: a volume model is needed (this one is "
+                f"{model.cfg.encoding.n_input_dims}-D, task {model.cfg.task})"
+            )
+        inr = model.generate(theta_for(model, args.param)).clone()
+        return INRField(inr, fast=True if args.compile else None)
+    from hyperinr_core.data import open_dataset
+
+    with open_dataset(args.data) as ds:
+        if ds.is_image:
+            raise HyperINRError(f"{args.data}: an image dataset ({ds.task}) cannot be volume-rendered")
+        if not 0 <= args.frame < ds.n_frames:
+            raise HyperINRError(f"--frame {args.frame} is outside 0..{ds.n_frames - 1}")
+        lo, hi = ds.value_range
+        vol = torch.from_numpy(ds.frame(args.frame)).float()
+    vol = (vol - lo) / (hi - lo) if hi > lo else torch.zeros_like(vol)
+    return GridField(vol, device=device)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from hyperinr_core.errors import HyperINRError
+    from renderer import Camera, Light, TransferFunction
+    from renderer.fields import GridField
+    from renderer.shadows import shadow_field_from_model, shadow_volume
+    from renderer.tracer import PathTracer, RenderSettings, save_png
+
+    device = resolve_device(args.device)
+    width, height = parse_size(args.size)
+    if args.spp < 1:
+        raise HyperINRError("--spp must be >= 1")
+    tf = TransferFunction.load(args.tf)
+    cam_vals = _floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
+    try:
+        camera = Camera(
+            azimuth=cam_vals[0],
+            elevation=cam_vals[1],
+            distance=cam_vals[2] if len(cam_vals) > 2 else 2.2,
+            fov=args.fov,
+        )
+    except ValueError as exc:
+        raise HyperINRError(str(exc)) from None
+    az, polar = _floats(args.light, 2, 2, "--light")
+    light = Light(azimuth=az, polar=polar, intensity=args.intensity, ambient=args.ambient)
+    mode = args.shadow or ("field" if args.shadow_model else "none")
+    field = load_field(args, device)
+    shadow_field = None
+    if mode == "field":
+        if args.shadow_model:
+            from hyperinr_core.hyperinr import HyperINR
+
+            shadow_model = HyperINR.load(args.shadow_model, device=device)
+            stored = shadow_model.cfg.metadata.get("tf_fingerprint")
+            if stored and stored != tf.fingerprint():
+                print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
+            shadow_field = shadow_field_from_model(shadow_model, light, fast=True if args.compile else None)
+        else:
+            shadow_field = GridField(
+                shadow_volume(field, tf, light.direction(), args.shadow_resolution, progress=True)
+            )
+    settings = RenderSettings(
+        width=width,
+        height=height,
+        step=args.step,
+        shadow=mode,
+        macro_cells=not args.no_macro_cells,
+        background=tuple(_floats(args.background, 3, 3, "--background")),
+    )
+    tracer = PathTracer(field, tf, camera, light, settings, shadow_field=shadow_field, seed=args.seed)
+    per_call = max(1, settings.max_rays // (width * height))
+    with torch.no_grad(), tqdm(total=args.spp, desc="render", unit="spp") as bar:
+        done = 0
+        while done < args.spp:
+            n = min(per_call, args.spp - done)
+            tracer.render(n)
+            done += n
+            bar.update(n)
+    save_png(tracer.to_uint8(), args.out)
+    print(f"wrote {args.out} ({width}x{height}, {args.spp} spp, shadow {mode}, {device})")
+    return 0
