@@ -1,0 +1,282 @@
+"""PathTracerCanvas: the interactive GL view the explorer embeds (``canvas.native`` is the QWidget).
+
+Interaction model: while anything changes (mouse drag, wheel, a new volume while scrubbing, a light drag) the
+canvas renders single frames at an adaptive cost level (coarser step, then lower resolution) chosen so frames
+stay within ``frame_budget_ms``; once nothing has changed for ``rest_delay_s`` it renders at full quality and
+accumulates one jittered sample per pixel per frame (progressive refinement) up to ``max_spp``.
+
+Offscreen rendering (:meth:`PathTracerCanvas.render_image`, :func:`render_offscreen`) goes through the same
+program into a float framebuffer of any size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from vispy import app, gloo
+from vispy.util.event import Event, EmitterGroup  # noqa: F401  (EmitterGroup: the type of ``events``)
+
+from ..camera import Camera
+from ..light import Light
+from ..transfer import TransferFunction
+from .tracer import SHADOW_MODES, AccumulationTarget, GLPathTracer, TraceSettings
+
+__all__ = ["PathTracerCanvas", "InteractiveQuality", "render_offscreen", "ensure_app"]
+
+
+def ensure_app():
+    """The vispy application on the PySide6 backend (reusing a QApplication that already exists)."""
+    try:
+        return app.use_app("pyside6")
+    except RuntimeError:  # another backend was chosen already: use it
+        return app.use_app()
+
+
+@dataclass
+class InteractiveQuality:
+    """Cost levels while interacting: (step multiplier, resolution scale), cheapest last."""
+
+    levels: tuple[tuple[float, float], ...] = (
+        (1.0, 1.0), (2.0, 1.0), (2.0, 0.75), (2.0, 0.5), (3.0, 0.5), (4.0, 0.4), (4.0, 0.3), (6.0, 0.25),
+    )
+    frame_budget_ms: float = 50.0  # 20 fps
+    rest_delay_s: float = 0.3
+
+    def adapt(self, level: int, frame_ms: float) -> int:
+        """Next level after a frame that took ``frame_ms``: cheaper when over budget, finer when well under."""
+        if frame_ms > 1.15 * self.frame_budget_ms:
+            return min(level + 1, len(self.levels) - 1)
+        if frame_ms < 0.55 * self.frame_budget_ms:
+            return max(level - 1, 0)
+        return level
+
+
+class PathTracerCanvas(app.Canvas):
+    """Interactive volumetric path tracer on a vispy canvas.
+
+    Mouse: left drag orbits, right drag (or shift + left drag) pans, the wheel zooms.
+    Events (``canvas.events``): ``camera_changed`` (``event.camera``), ``frame_rendered`` (``event.spp``,
+    ``event.frame_ms``, ``event.interactive``).
+    """
+
+    def __init__(self, size: tuple[int, int] = (800, 600), show: bool = False, title: str = "HyperINR",
+                 settings: TraceSettings | None = None, quality: InteractiveQuality | None = None, **kwargs):
+        ensure_app()
+        super().__init__(size=size, show=show, title=title, keys=None, **kwargs)
+        self.events.add(camera_changed=Event, frame_rendered=Event)
+        self.set_current()
+        self.tracer = GLPathTracer(settings)
+        self.quality = quality or InteractiveQuality()
+        self._camera = Camera()
+        self.progressive = True
+        self.max_spp = 1024
+        self.spp = 0
+        self.last_frame_ms = 0.0
+        self.interactive = False
+        self._level = 0
+        self._last_change = -math.inf
+        self._targets: dict[tuple[int, int], AccumulationTarget] = {}
+        self._rest_timer = app.Timer(self.quality.rest_delay_s, connect=self._on_rest, iterations=1, start=False)
+        self._drag_last: tuple[float, float] | None = None
+
+    # -- scene API ---------------------------------------------------------------------------------------
+    def _changed(self) -> None:
+        """Something visible changed: render interactively now, at full quality once it rests."""
+        self._last_change = time.perf_counter()
+        self._rest_timer.stop()
+        self._rest_timer.start()
+        self.update()
+
+    def set_volume(self, volume: np.ndarray) -> None:
+        """``(Z, Y, X)`` float array of normalized values in [0, 1] (float16 or float32)."""
+        self.tracer.set_volume(volume)
+        self._changed()
+
+    def set_shadow_volume(self, volume: np.ndarray | None) -> None:
+        """Transmittance toward the light at grid nodes (shadow mode 'field'); None removes it."""
+        self.tracer.set_shadow_volume(volume)
+        self._changed()
+
+    def set_transfer_function(self, tf: TransferFunction) -> None:
+        self.tracer.set_transfer_function(tf)
+        self._changed()
+
+    def set_light(self, light: Light) -> None:
+        self.tracer.set_light(Light(**light.to_dict()))
+        self._changed()
+
+    def set_shadow_mode(self, mode: str) -> None:
+        """'none' | 'rays' | 'field' (falls back to 'none' while no shadow volume is set)."""
+        if mode not in SHADOW_MODES:
+            from hyperinr_core.errors import HyperINRError
+
+            raise HyperINRError(f"shadow mode must be one of {', '.join(SHADOW_MODES)}, got {mode!r}")
+        self.tracer.set_shadow_mode(mode)
+        self._changed()
+
+    @property
+    def camera(self) -> Camera:
+        return self._camera
+
+    @camera.setter
+    def camera(self, cam: Camera) -> None:
+        self.set_camera(cam)
+
+    def set_camera(self, cam: Camera) -> None:
+        self._camera = Camera.from_dict(cam.to_dict())
+        self._camera_moved()
+
+    def _camera_moved(self) -> None:
+        self.events.camera_changed(camera=self._camera)
+        self._changed()
+
+    def set_quality(self, steps: int) -> None:
+        """Full-quality sampling rate: ``steps`` samples per unit length (the step is ``1 / steps``)."""
+        steps = int(steps)
+        if steps < 2:
+            raise ValueError(f"quality must be >= 2 steps per unit length, got {steps}")
+        self.tracer.set_settings(step=1.0 / steps)
+        self._changed()
+
+    def set_progressive(self, on: bool) -> None:
+        """Accumulate samples across frames at rest (True) or show one sample per pixel (False)."""
+        self.progressive = bool(on)
+        self._changed()
+
+    def set_background(self, rgb: tuple[float, float, float]) -> None:
+        self.tracer.set_settings(background=tuple(float(c) for c in rgb))
+        self._changed()
+
+    # -- mouse -------------------------------------------------------------------------------------------
+    def on_mouse_press(self, event) -> None:
+        self._drag_last = tuple(event.pos)
+
+    def on_mouse_release(self, event) -> None:
+        self._drag_last = None
+
+    def on_mouse_move(self, event) -> None:
+        if self._drag_last is None or not event.is_dragging:
+            return
+        x, y = event.pos
+        dx, dy = x - self._drag_last[0], y - self._drag_last[1]
+        self._drag_last = (x, y)
+        buttons = set(getattr(event, "buttons", []) or [event.button])
+        shift = any(getattr(m, "name", str(m)).lower() == "shift" for m in event.modifiers)
+        if 2 in buttons or (1 in buttons and shift):
+            self.pan(dx, dy)
+        elif 1 in buttons:
+            self._camera.orbit(-0.4 * dx, 0.4 * dy)
+            self._camera_moved()
+
+    def on_mouse_wheel(self, event) -> None:
+        self._camera.zoom(0.9 ** float(event.delta[1]))
+        self._camera_moved()
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the target in the view plane by a drag of (dx, dy) logical pixels (content follows the mouse)."""
+        r, u, _ = self._camera.basis()
+        per_px = 2 * self._camera.distance * math.tan(math.radians(self._camera.fov) / 2) / max(self.size[1], 1)
+        t = np.asarray(self._camera.target) - dx * per_px * r + dy * per_px * u
+        self._camera.target = tuple(float(v) for v in t)
+        self._camera_moved()
+
+    # -- drawing -----------------------------------------------------------------------------------------
+    def _target(self, w: int, h: int) -> AccumulationTarget:
+        key = (max(1, int(w)), max(1, int(h)))
+        if key not in self._targets:
+            if len(self._targets) > 6:  # resizes and scales leave old targets behind
+                self._targets.clear()
+            self._targets[key] = AccumulationTarget(*key)
+        return self._targets[key]
+
+    def _on_rest(self, event=None) -> None:
+        self.update()
+
+    def on_resize(self, event) -> None:
+        self._changed()
+
+    def on_draw(self, event) -> None:
+        t0 = time.perf_counter()
+        pw, ph = self.physical_size
+        self.interactive = (t0 - self._last_change) < self.quality.rest_delay_s
+        if self.interactive:
+            step_mult, res = self.quality.levels[self._level]
+        else:
+            step_mult, res = 1.0, 1.0
+        target = self._target(round(pw * res), round(ph * res))
+        step = self.tracer.settings.step * step_mult
+        want = self.max_spp if (self.progressive and not self.interactive) else 1
+        self.tracer.trace(target, self._camera, frames=1, step=step, max_frames=want)
+        gloo.clear(color=(0, 0, 0, 1))
+        self.tracer.display(target, (0, 0, pw, ph))
+        gloo.flush()
+        gloo.gl.glFinish()  # honest frame times: llvmpipe renders asynchronously until here
+        self.last_frame_ms = (time.perf_counter() - t0) * 1e3
+        self.spp = target.frames
+        if self.interactive:
+            self._level = self.quality.adapt(self._level, self.last_frame_ms)
+        self.events.frame_rendered(spp=self.spp, frame_ms=self.last_frame_ms, interactive=self.interactive)
+        if not self.interactive and self.spp < want:
+            self.update()  # keep refining
+
+    # -- offscreen ---------------------------------------------------------------------------------------
+    def render_image(self, width: int, height: int, spp: int = 64, progress: bool = False) -> np.ndarray:
+        """Render ``spp`` samples per pixel offscreen at full quality; ``(height, width, 3)`` uint8."""
+        return _to_uint8(self.render_float(width, height, spp, progress))
+
+    def render_float(self, width: int, height: int, spp: int = 64, progress: bool = False) -> np.ndarray:
+        """As :meth:`render_image`, but the linear float32 running mean (not clipped)."""
+        self.set_current()
+        target = AccumulationTarget(int(width), int(height))
+        frames = range(int(spp))
+        if progress:
+            from tqdm import tqdm
+
+            frames = tqdm(frames, desc="render", unit="spp", leave=False)
+        for _ in frames:
+            self.tracer.trace(target, self._camera, frames=1)
+        return target.read()
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    """Linear RGB -> uint8 exactly as :meth:`renderer.tracer.PathTracer.to_uint8` (clip, round half up)."""
+    return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def render_offscreen(
+    volume: np.ndarray,
+    tf: TransferFunction,
+    camera: Camera,
+    light: Light,
+    shadow_mode: str = "none",
+    shadow_volume: np.ndarray | None = None,
+    size: tuple[int, int] = (800, 600),
+    spp: int = 64,
+    background: tuple[float, float, float] = (0.08, 0.08, 0.1),
+    steps: int | None = None,
+    settings: TraceSettings | None = None,
+    as_float: bool = False,
+) -> np.ndarray:
+    """Render one image through a hidden canvas (created and closed here): ``(H, W, 3)`` uint8.
+
+    ``steps``: samples per unit length (default: ``settings.step``, i.e. 256). ``as_float``: return the linear
+    float32 image instead.
+    """
+    canvas = PathTracerCanvas(size=(64, 64), show=False, settings=settings)
+    try:
+        canvas.set_volume(volume)
+        canvas.set_shadow_volume(shadow_volume)
+        canvas.set_transfer_function(tf)
+        canvas.set_light(light)
+        canvas.set_shadow_mode(shadow_mode)
+        canvas.set_background(background)
+        if steps is not None:
+            canvas.set_quality(steps)
+        canvas.set_camera(camera)
+        img = canvas.render_float(size[0], size[1], spp)
+        return img if as_float else _to_uint8(img)
+    finally:
+        canvas.close()
