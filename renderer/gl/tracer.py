@@ -1,7 +1,7 @@
 """The GL path tracer as a vispy gloo "visual": textures + programs from ``shaders/``, drawn into ping-pong float
 framebuffers that hold the running mean of all frames since the last change (progressive accumulation).
 
-The optics are those of :mod:`renderer.tracer` line by line (see ``shaders/pt_trace.frag``), and the random
+The optics are those of :mod:`renderer.tracer` line by line (see ``shaders/pt_trace.frag.glsl``), and the random
 numbers are the same counter-based hash (``shaders/pt_random.glsl`` = :mod:`renderer.sampling`): a GL frame
 with index ``f`` draws the jitters of the torch frame ``f``. Macro cells (:class:`renderer.macrocells.MacroCells`
 of the grid, refreshed when the transfer function changes) let rays hop over cells that cannot contribute.
@@ -96,7 +96,7 @@ class GLPathTracer:
         self._programs: dict[str, gloo.Program] = {}
         quad = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float32)
         self._quad = gloo.VertexBuffer(quad)
-        self._display = gloo.Program(shader_source("pt_quad.vert"), shader_source("pt_display.frag"))
+        self._display = gloo.Program(shader_source("pt_quad.vert.glsl"), shader_source("pt_display.frag.glsl"))
         self._display["a_position"] = self._quad
         self._volume: gloo.Texture3D | None = None
         self._volume_shape = (2, 2, 2)
@@ -208,8 +208,8 @@ class GLPathTracer:
     # -- programs ----------------------------------------------------------------------------------------
     def _program(self, mode: str) -> gloo.Program:
         if mode not in self._programs:
-            frag = shader_source("pt_trace.frag", {"SHADOW_MODE": _MODE_DEFINE[mode]})
-            prog = gloo.Program(shader_source("pt_quad.vert"), frag)
+            frag = shader_source("pt_trace.frag.glsl", {"SHADOW_MODE": _MODE_DEFINE[mode]})
+            prog = gloo.Program(shader_source("pt_quad.vert.glsl"), frag)
             prog["a_position"] = self._quad
             self._programs[mode] = prog
         return self._programs[mode]
