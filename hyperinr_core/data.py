@@ -74,7 +74,9 @@ class Dataset:
         try:
             self._file: h5py.File | None = h5py.File(self.path, "r")
         except OSError as exc:
-            raise FileFormatError(self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}") from None
+            raise FileFormatError(
+                self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}"
+            ) from None
         try:
             self._validate()
         except BaseException:
@@ -142,7 +144,9 @@ class Dataset:
         self.is_image: bool = task in IMAGE_TASKS
 
         names = self._attr("param_names")
-        names = [names] if isinstance(names, str) else [_str(n) for n in np.asarray(names).reshape(-1).tolist()]
+        names = (
+            [names] if isinstance(names, str) else [_str(n) for n in np.asarray(names).reshape(-1).tolist()]
+        )
         if not names or not all(isinstance(n, str) and n for n in names):
             raise self._err("param_names", f"expected a list of non-empty strings, got {names!r}")
         self.param_names: list[str] = names
@@ -150,7 +154,9 @@ class Dataset:
         self.param_lo = self._float_vector("param_lo", d)
         self.param_hi = self._float_vector("param_hi", d)
         if not (self.param_hi > self.param_lo).all():
-            raise self._err("param_hi", f"must exceed param_lo ({self.param_lo.tolist()} vs {self.param_hi.tolist()})")
+            raise self._err(
+                "param_hi", f"must exceed param_lo ({self.param_lo.tolist()} vs {self.param_hi.tolist()})"
+            )
 
         pds = self._dataset("params")
         if pds.ndim != 2 or pds.shape[1] != d or pds.shape[0] < 1:
@@ -217,9 +223,7 @@ class Dataset:
                 raise self._err("value_min", f"invalid value range [{lo}, {hi}]")
             self._value_range = (lo, hi)
 
-        self.attrs: dict[str, Any] = {
-            k: _plain(v) for k, v in self._file.attrs.items() if k not in _RESERVED
-        }
+        self.attrs: dict[str, Any] = {k: _plain(v) for k, v in self._file.attrs.items() if k not in _RESERVED}
 
     # -- access -----------------------------------------------------------------------------------------
     @property
@@ -364,7 +368,9 @@ def write_dataset(
     if p.ndim == 1 and d == 1:
         p = p[:, None]
     if d < 1 or lo.shape != (d,) or hi.shape != (d,):
-        raise HyperINRError(f"need one name and one bound per parameter (names {d}, lo {lo.size}, hi {hi.size})")
+        raise HyperINRError(
+            f"need one name and one bound per parameter (names {d}, lo {lo.size}, hi {hi.size})"
+        )
     if p.ndim != 2 or p.shape[1] != d or p.shape[0] < 1:
         raise HyperINRError(f"params has shape {p.shape}, expected (N, {d})")
     if not (np.isfinite(p).all() and np.isfinite(lo).all() and np.isfinite(hi).all()):
@@ -408,7 +414,10 @@ def write_dataset(
                 a = _check_frame(fr, i, None if ds is None else ds.shape[1:], is_image)
                 if ds is None:
                     ds = f.create_dataset(
-                        "frames", shape=(n,) + a.shape, dtype=np.float32, chunks=(1,) + a.shape,
+                        "frames",
+                        shape=(n,) + a.shape,
+                        dtype=np.float32,
+                        chunks=(1,) + a.shape,
                         compression=compression,
                     )
                 ds[i] = a

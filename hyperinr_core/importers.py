@@ -172,7 +172,9 @@ def _expand(inputs: Sequence[str | os.PathLike], suffixes: set[str]) -> list[Pat
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted((q for q in p.iterdir() if q.suffix.lower() in suffixes), key=lambda q: natural_key(q.name))
+            found = sorted(
+                (q for q in p.iterdir() if q.suffix.lower() in suffixes), key=lambda q: natural_key(q.name)
+            )
             if not found:
                 raise FileFormatError(p, f"folder holds no {'/'.join(sorted(suffixes))} files")
             files += found
@@ -218,7 +220,9 @@ def _npz_source(path: str | os.PathLike, opts: ImportOptions, is_image: bool) ->
             try:
                 cache[key] = z[key]
             except (ValueError, OSError, EOFError, KeyError) as exc:
-                raise FileFormatError(path, f"array '{key}': unreadable (truncated or corrupt?): {exc}") from None
+                raise FileFormatError(
+                    path, f"array '{key}': unreadable (truncated or corrupt?): {exc}"
+                ) from None
         return cache[key]
 
     def shape_of(key: str) -> tuple[int, ...]:
@@ -226,15 +230,21 @@ def _npz_source(path: str | os.PathLike, opts: ImportOptions, is_image: bool) ->
         try:
             with z.zip.open(key + ".npy") as fh:
                 version = np.lib.format.read_magic(fh)
-                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                reader = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 shape, _, _ = reader(fh)
             return tuple(shape)
         except Exception:  # noqa: BLE001 - fall back to loading the array
             return load(key).shape
 
     extra = {opts.params_key, "train", "param_names", "param_lo", "param_hi"}
-    frame_keys = [opts.frames_key] if opts.frames_key in keys else sorted(
-        (k for k in keys if k not in extra), key=natural_key
+    frame_keys = (
+        [opts.frames_key]
+        if opts.frames_key in keys
+        else sorted((k for k in keys if k not in extra), key=natural_key)
     )
     if not frame_keys:
         raise FileFormatError(path, "no frame arrays in the archive")
@@ -242,10 +252,14 @@ def _npz_source(path: str | os.PathLike, opts: ImportOptions, is_image: bool) ->
     for key in frame_keys:
         got = _frames_in(shape_of(key), is_image)
         if got is None:
-            raise FileFormatError(path, f"array '{key}' of shape {shape_of(key)} is neither a frame nor a stack")
+            raise FileFormatError(
+                path, f"array '{key}' of shape {shape_of(key)} is neither a frame nor a stack"
+            )
         count, shape = got
         single = count == 1 and len(shape) == len(shape_of(key))
-        parts.append((path, f"'{key}'", count, shape, (lambda j, k=key, s=single: load(k) if s else load(k)[j])))
+        parts.append(
+            (path, f"'{key}'", count, shape, (lambda j, k=key, s=single: load(k) if s else load(k)[j]))
+        )
     n, shape, read, where = _concat(parts)
     src = FrameSource(n, shape, read, where, close=z.close)
     if opts.params_key in keys:
@@ -280,7 +294,9 @@ def _read_sidecar(path: Path, is_image: bool) -> dict:
     if not isinstance(meta, dict):
         raise FileFormatError(path, "expected a JSON object")
     if ("dims" in meta) == ("shape" in meta):
-        raise FileFormatError(path, "give exactly one of 'dims' ([X, Y, Z], fastest first) or 'shape' (C order)")
+        raise FileFormatError(
+            path, "give exactly one of 'dims' ([X, Y, Z], fastest first) or 'shape' (C order)"
+        )
     key = "dims" if "dims" in meta else "shape"
     try:
         dims = [int(d) for d in meta[key]]
@@ -288,7 +304,9 @@ def _read_sidecar(path: Path, is_image: bool) -> dict:
         raise FileFormatError(path, f"{key}: expected a list of integers, got {meta[key]!r}") from None
     shape = tuple(dims[::-1] if key == "dims" else dims)
     if any(d < 1 for d in shape) or _frames_in(shape, is_image) != (1, shape):
-        raise FileFormatError(path, f"{key}: {dims} is not the shape of one {'image' if is_image else 'volume'}")
+        raise FileFormatError(
+            path, f"{key}: {dims} is not the shape of one {'image' if is_image else 'volume'}"
+        )
     endian = meta.get("endianness", "little")
     if endian not in ("little", "big"):
         raise FileFormatError(path, f"endianness: expected 'little' or 'big', got {endian!r}")
@@ -316,13 +334,20 @@ def _raw_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_ima
         frame_bytes = int(np.prod(info["shape"])) * info["dtype"].itemsize
         avail = f.stat().st_size - info["offset"]
         count = info["frames"] if info["frames"] is not None else max(avail // frame_bytes, 0)
-        if count < 1 or avail < count * frame_bytes or (info["frames"] is None and avail != count * frame_bytes):
+        if (
+            count < 1
+            or avail < count * frame_bytes
+            or (info["frames"] is None and avail != count * frame_bytes)
+        ):
             raise FileFormatError(
                 f,
                 f"size {f.stat().st_size} bytes does not hold {count or 'whole'} frame(s) of {info['shape']} "
-                f"{info['dtype'].name} after a {info['offset']}-byte offset (truncated, or sidecar {side.name} wrong?)",
+                f"{info['dtype'].name} after a {info['offset']}-byte offset "
+                f"(truncated, or sidecar {side.name} wrong?)",
             )
-        mm = np.memmap(f, dtype=info["dtype"], mode="r", offset=info["offset"], shape=(count,) + info["shape"])
+        mm = np.memmap(
+            f, dtype=info["dtype"], mode="r", offset=info["offset"], shape=(count,) + info["shape"]
+        )
         parts.append((str(f), f.name, count, info["shape"], (lambda j, m=mm: m[j])))
         meta = info["meta"]
         if "params" in meta:
@@ -357,7 +382,9 @@ def _hdf5_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_im
             return None
         if opts.param_attr not in obj.attrs:
             raise FileFormatError(file, f"{where_}: missing parameter attribute '{opts.param_attr}'")
-        return _params_array(obj.attrs[opts.param_attr], count, file, f"{where_} attribute '{opts.param_attr}'")
+        return _params_array(
+            obj.attrs[opts.param_attr], count, file, f"{where_} attribute '{opts.param_attr}'"
+        )
 
     try:
         for f in files:
@@ -384,14 +411,20 @@ def _hdf5_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_im
                 continue
             got = _frames_in(obj.shape, is_image)
             if got is None or obj.dtype.kind not in "fiu":
-                raise FileFormatError(f, f"'{obj.name}': {obj.dtype} array of shape {obj.shape} is not frame data")
+                raise FileFormatError(
+                    f, f"'{obj.name}': {obj.dtype} array of shape {obj.shape} is not frame data"
+                )
             count, shape = got
             single = count == 1 and len(shape) == obj.ndim
-            parts.append((str(f), f"'{obj.name}'", count, shape, (lambda j, d=obj, s=single: d[()] if s else d[j])))
+            parts.append(
+                (str(f), f"'{obj.name}'", count, shape, (lambda j, d=obj, s=single: d[()] if s else d[j]))
+            )
             if opts.params_dataset is not None:
                 if opts.params_dataset not in h:
                     raise FileFormatError(f, f"no parameter dataset '{opts.params_dataset}'")
-                params.append(_params_array(h[opts.params_dataset][()], count, str(f), f"'{opts.params_dataset}'"))
+                params.append(
+                    _params_array(h[opts.params_dataset][()], count, str(f), f"'{opts.params_dataset}'")
+                )
             elif opts.param_attr is not None:
                 holder = obj if opts.param_attr in obj.attrs else h
                 params.append(attr_params(holder, count, str(f), f"'{holder.name}'"))
@@ -415,7 +448,7 @@ def _hdf5_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_im
 
 # -- entry points -------------------------------------------------------------------------------------------
 def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
-    """Input kind from the file names: a folder or .npy files -> npy, .npz, .h5/.hdf5/.nc -> hdf5, else raw."""
+    """Input kind from the file names: folder or .npy -> npy, .npz, .h5/.hdf5/.nc -> hdf5, else raw."""
     if not inputs:
         raise HyperINRError("no input given")
     kinds = set()
@@ -433,7 +466,9 @@ def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
                 raise FileFormatError(p, "folder holds no .npy, HDF5 or raw files; pass --kind")
             continue
         s = p.suffix.lower()
-        kinds.add("npy" if s == ".npy" else "npz" if s == ".npz" else "hdf5" if s in _HDF5_SUFFIXES else "raw")
+        kinds.add(
+            "npy" if s == ".npy" else "npz" if s == ".npz" else "hdf5" if s in _HDF5_SUFFIXES else "raw"
+        )
     if len(kinds) > 1:
         raise HyperINRError(f"inputs mix kinds ({', '.join(sorted(kinds))}); import one kind at a time")
     return kinds.pop()
@@ -481,7 +516,7 @@ def import_dataset(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Turn ``inputs`` into the dataset file ``out`` (atomic; an existing ``out`` is kept unless ``overwrite``).
+    """Turn ``inputs`` into the dataset file ``out``, atomically; an existing ``out`` needs ``overwrite``.
 
     Returns:
         The output path.
@@ -509,11 +544,19 @@ def import_dataset(
         d = params.shape[1]
         names = opts.param_names or src.param_names
         if names is None:
-            names = ["t"] if d == 1 else (["theta", "phi"] if d == 2 and opts.task != "tsr" else [f"p{i}" for i in range(d)])
+            names = (
+                ["t"]
+                if d == 1
+                else (["theta", "phi"] if d == 2 and opts.task != "tsr" else [f"p{i}" for i in range(d)])
+            )
         if len(names) != d:
             raise HyperINRError(f"{len(names)} parameter names for {d} parameter column(s)")
-        lo = np.asarray(opts.param_lo if opts.param_lo is not None else params.min(0), dtype=np.float64).reshape(-1)
-        hi = np.asarray(opts.param_hi if opts.param_hi is not None else params.max(0), dtype=np.float64).reshape(-1)
+        lo = np.asarray(
+            opts.param_lo if opts.param_lo is not None else params.min(0), dtype=np.float64
+        ).reshape(-1)
+        hi = np.asarray(
+            opts.param_hi if opts.param_hi is not None else params.max(0), dtype=np.float64
+        ).reshape(-1)
         if opts.param_hi is None:
             hi = np.where(hi > lo, hi, lo + 1.0)  # a single distinct value still needs an interval
         if opts.train_mask is not None:

@@ -18,7 +18,9 @@ DEMO_MODULES = ("app.commands.demo_shadows", "app.commands.demo_nvs")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="import, inspect and generate dataset files", description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "data", help="import, inspect and generate dataset files", description=__doc__.splitlines()[0]
+    )
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     p.set_defaults(func=lambda args: p.print_help() or 0)
     _register_import(data_sub)
@@ -50,8 +52,8 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
             "  hyperinr data import stack.npz -o series.h5\n"
             "  hyperinr data import run.raw --sidecar run.json -o series.h5 --params 0.5,1.0,1.5\n"
             "  hyperinr data import sim_*.h5 --dataset /fields/vorticity --param-attr time -o series.h5\n"
-            "raw sidecar (JSON): {\"dims\": [X, Y, Z] | \"shape\": [Z, Y, X], \"dtype\": \"float32\",\n"
-            "  \"endianness\": \"little\", \"offset\": 0, \"frames\": N (optional), \"params\": [...] (optional)}"
+            'raw sidecar (JSON): {"dims": [X, Y, Z] | "shape": [Z, Y, X], "dtype": "float32",\n'
+            '  "endianness": "little", "offset": 0, "frames": N (optional), "params": [...] (optional)}'
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (one kind at a time)")
@@ -63,9 +65,15 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
     g.add_argument("--params", metavar="V,V,...", help="one parameter value per frame, comma-separated (1-D)")
     g.add_argument("--params-file", metavar="F", help="parameters, N rows x D columns (.npy, .txt or .csv)")
     g.add_argument("--params-range", metavar="LO:HI", help="N evenly spaced values from LO to HI (1-D)")
-    p.add_argument("--param-lo", metavar="V,...", help="lower parameter bounds (default: min of the parameters)")
-    p.add_argument("--param-hi", metavar="V,...", help="upper parameter bounds (default: max of the parameters)")
-    p.add_argument("--train-stride", type=int, metavar="K", help="mark every K-th frame (0, K, 2K, ...) for training")
+    p.add_argument(
+        "--param-lo", metavar="V,...", help="lower parameter bounds (default: min of the parameters)"
+    )
+    p.add_argument(
+        "--param-hi", metavar="V,...", help="upper parameter bounds (default: max of the parameters)"
+    )
+    p.add_argument(
+        "--train-stride", type=int, metavar="K", help="mark every K-th frame (0, K, 2K, ...) for training"
+    )
     p.add_argument("--sidecar", metavar="F.json", help="raw: JSON sidecar for all raw inputs")
     p.add_argument("--frames-key", default="frames", help="npz: key of the stacked frames (default frames)")
     p.add_argument("--params-key", default="params", help="npz: key of the parameters (default params)")
@@ -138,7 +146,9 @@ def run_import(args: argparse.Namespace) -> int:
         opts.params = np.linspace(lo, hi, n)
         if opts.param_lo is None and opts.param_hi is None:
             opts.param_lo, opts.param_hi = [min(lo, hi)], [max(lo, hi)]
-    out = import_dataset(args.inputs, args.out, args.kind, opts, overwrite=args.force, progress=not args.quiet)
+    out = import_dataset(
+        args.inputs, args.out, args.kind, opts, overwrite=args.force, progress=not args.quiet
+    )
     print(f"wrote {out}")
     _print_info(str(out))
     return 0
@@ -148,7 +158,9 @@ def run_import(args: argparse.Namespace) -> int:
 def _register_info(data_sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser("info", help="validate a dataset file and print a summary")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--check", action="store_true", help="read every frame (finds NaNs and truncation anywhere)")
+    p.add_argument(
+        "--check", action="store_true", help="read every frame (finds NaNs and truncation anywhere)"
+    )
     p.set_defaults(func=run_info)
 
 
@@ -171,7 +183,8 @@ def _print_info(path: str, check: bool = False) -> None:
         for j, name in enumerate(d.param_names):
             col = d.params[:, j]
             lines.append(
-                f"param       {name}: bounds [{d.param_lo[j]:g}, {d.param_hi[j]:g}], values {col.min():g} .. {col.max():g}"
+                f"param       {name}: bounds [{d.param_lo[j]:g}, {d.param_hi[j]:g}], "
+                f"values {col.min():g} .. {col.max():g}"
             )
         lo, hi = d.value_range
         lines.append(f"values      [{lo:g}, {hi:g}]")
@@ -200,9 +213,9 @@ def _register_tgv(demo_sub: argparse._SubParsersAction) -> None:
         "tgv",
         help="TSR dataset: Taylor-Green vortex vorticity magnitude over time",
         description=(
-            "Solve incompressible Navier-Stokes from the 3-D Taylor-Green vortex (pseudo-spectral, 2/3 dealiasing, "
-            "RK4) and store the vorticity magnitude at evenly spaced times. At the default Re = 400 the smooth "
-            "initial vortex rolls up into thin vortex sheets by t ~ 5-9 (vortex stretching)."
+            "Solve incompressible Navier-Stokes from the 3-D Taylor-Green vortex (pseudo-spectral, "
+            "2/3 dealiasing, RK4) and store the vorticity magnitude at evenly spaced times. "
+            "At the default Re = 400 the smooth initial vortex rolls up into thin vortex sheets by t ~ 5-9 (vortex stretching)."
         ),
     )
     p.add_argument("-o", "--out", default="tgv.h5", metavar="F.h5", help="output dataset (default tgv.h5)")
@@ -211,7 +224,9 @@ def _register_tgv(demo_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reynolds", type=float, default=400.0, help="Reynolds number 1/nu (default 400)")
     p.add_argument("--viscosity", type=float, help="kinematic viscosity nu (overrides --reynolds)")
     p.add_argument("--t-end", type=float, default=10.0, help="time of the last frame (default 10)")
-    p.add_argument("--train-stride", type=int, default=5, help="every K-th frame is a training frame (default 5)")
+    p.add_argument(
+        "--train-stride", type=int, default=5, help="every K-th frame is a training frame (default 5)"
+    )
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="solver precision")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
@@ -234,10 +249,16 @@ def run_tgv(args: argparse.Namespace) -> int:
     if args.resolution < 4 or args.resolution % 2:
         raise HyperINRError(f"--resolution must be an even number >= 4, got {args.resolution}")
     if args.frames < 2 or not args.t_end > 0 or not re_ > 0 or args.train_stride < 1:
-        raise HyperINRError("need --frames >= 2, --t-end > 0, a positive Reynolds number and --train-stride >= 1")
+        raise HyperINRError(
+            "need --frames >= 2, --t-end > 0, a positive Reynolds number and --train-stride >= 1"
+        )
     cfg = TGVConfig(
-        resolution=args.resolution, reynolds=re_, t_end=args.t_end, n_frames=args.frames,
-        dtype=args.dtype, device=args.device,
+        resolution=args.resolution,
+        reynolds=re_,
+        t_end=args.t_end,
+        n_frames=args.frames,
+        dtype=args.dtype,
+        device=args.device,
     )
     times = np.linspace(0.0, cfg.t_end, cfg.n_frames)
     attrs = {
@@ -251,8 +272,15 @@ def run_tgv(args: argparse.Namespace) -> int:
     }
     frames = (f for _, f in simulate_tgv(cfg, progress=not args.quiet))
     write_dataset(
-        args.out, "tsr", ["t"], [0.0], [cfg.t_end], times, frames,
-        train_mask=np.arange(cfg.n_frames) % args.train_stride == 0, attrs=attrs,
+        args.out,
+        "tsr",
+        ["t"],
+        [0.0],
+        [cfg.t_end],
+        times,
+        frames,
+        train_mask=np.arange(cfg.n_frames) % args.train_stride == 0,
+        attrs=attrs,
     )
     print(f"wrote {args.out}")
     _print_info(args.out)

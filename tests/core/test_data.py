@@ -18,7 +18,13 @@ def _volumes(n=6, shape=(4, 5, 6), seed=0):
 
 def _write(path, n=6, **kw):
     frames = kw.pop("frames", _volumes(n))
-    args = dict(task="tsr", param_names=["t"], param_lo=[0.0], param_hi=[float(n - 1)], params=np.arange(n, dtype=float))
+    args = dict(
+        task="tsr",
+        param_names=["t"],
+        param_lo=[0.0],
+        param_hi=[float(n - 1)],
+        params=np.arange(n, dtype=float),
+    )
     args.update(kw)
     write_dataset(path, frames=frames, **args)
     return frames
@@ -101,8 +107,14 @@ def _nan_frame(f, i):
         (lambda f: f.__delitem__("frames"), "/frames: missing"),
         (lambda f: f["params"].__setitem__((2, 0), np.nan), "/params: row 2"),
         (lambda f: f["params"].__setitem__((1, 0), 9.0), "/params: row 1: t=9 outside"),
-        (lambda f: (f.__delitem__("frames"), f.create_dataset("frames", data=np.zeros((6, 4, 5)))), "/frames: shape"),
-        (lambda f: (f.__delitem__("frames"), f.create_dataset("frames", data=np.zeros((5, 2, 2, 2)))), "5 frames"),
+        (
+            lambda f: (f.__delitem__("frames"), f.create_dataset("frames", data=np.zeros((6, 4, 5)))),
+            "/frames: shape",
+        ),
+        (
+            lambda f: (f.__delitem__("frames"), f.create_dataset("frames", data=np.zeros((5, 2, 2, 2)))),
+            "5 frames",
+        ),
         (lambda f: f.create_dataset("train", data=np.ones(4, bool)), "/train: shape"),
         (lambda f: f.create_dataset("train", data=np.full(6, 0.5)), "/train: dtype"),
         (lambda f: _nan_frame(f, 5), r"/frames\[5\]: contains NaN"),  # cheap check at open

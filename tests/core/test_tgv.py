@@ -10,7 +10,9 @@ import pytest
 from hyperinr_core.tgv import TGVConfig, TGVSolver, simulate_tgv
 
 
-@pytest.mark.parametrize("n, re, t_max, tol", [(16, 1.0, 0.5, 5e-3), (16, 10.0, 0.3, 2e-3), (32, 5.0, 0.3, 2e-3)])
+@pytest.mark.parametrize(
+    "n, re, t_max, tol", [(16, 1.0, 0.5, 5e-3), (16, 10.0, 0.3, 2e-3), (32, 5.0, 0.3, 2e-3)]
+)
 def test_low_re_energy_decays_like_the_k1_mode(n, re, t_max, tol):
     """At low Re the vortex stays a single |k|^2 = 3 mode: E(t) = E0 exp(-6 nu t)."""
     s = TGVSolver(TGVConfig(resolution=n, reynolds=re))
@@ -24,7 +26,7 @@ def test_low_re_energy_decays_like_the_k1_mode(n, re, t_max, tol):
 
 
 def test_energy_balance_and_divergence_at_moderate_re():
-    """dE/dt = -nu <|w|^2>: the nonlinear term moves energy between scales but neither makes nor destroys it."""
+    """dE/dt = -nu <|w|^2>: the nonlinear term moves energy between scales, creating none."""
     s = TGVSolver(TGVConfig(resolution=16, reynolds=100.0))
     s.advance_to(2.0)
     e1, z1 = s.kinetic_energy(), s.enstrophy()
@@ -46,7 +48,11 @@ def test_series_frames_shape_order_and_initial_vorticity():
     g = np.arange(8) * 2 * np.pi / 8
     z, y, x = np.meshgrid(g, g, g, indexing="ij")
     w = np.stack(
-        [-np.cos(x) * np.sin(y) * np.sin(z), -np.sin(x) * np.cos(y) * np.sin(z), 2 * np.sin(x) * np.sin(y) * np.cos(z)]
+        [
+            -np.cos(x) * np.sin(y) * np.sin(z),
+            -np.sin(x) * np.cos(y) * np.sin(z),
+            2 * np.sin(x) * np.sin(y) * np.cos(z),
+        ]
     )
     np.testing.assert_allclose(f0, np.linalg.norm(w, axis=0), atol=1e-5)
     assert np.abs(out[2][1]).max() < np.abs(f0).max()  # viscous decay at this Re and time
