@@ -215,7 +215,8 @@ def _register_tgv(demo_sub: argparse._SubParsersAction) -> None:
         description=(
             "Solve incompressible Navier-Stokes from the 3-D Taylor-Green vortex (pseudo-spectral, "
             "2/3 dealiasing, RK4) and store the vorticity magnitude at evenly spaced times. "
-            "At the default Re = 400 the smooth initial vortex rolls up into thin vortex sheets by t ~ 5-9 (vortex stretching)."
+            "At the default Re = 400 the smooth initial vortex rolls up into thin vortex sheets "
+            "by t ~ 5-9 (vortex stretching)."
         ),
     )
     p.add_argument("-o", "--out", default="tgv.h5", metavar="F.h5", help="output dataset (default tgv.h5)")
