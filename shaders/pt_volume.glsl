@@ -40,14 +40,20 @@ float pt_opacity(float a, float step)
 }
 
 // Slab test as renderer.tracer.intersect_box: (t_near clamped to >= 0, t_far); hit where t_far > t_near.
+// An axis-parallel ray (a zero component) lies inside that slab for all t or for none.
+const float PT_INF = 1e30;
+
 vec2 pt_intersect_box(vec3 o, vec3 d, vec3 lo, vec3 hi)
 {
-    vec3 inv = 1.0 / mix(d, vec3(1e-30), equal(d, vec3(0.0)));
+    bvec3 zero = equal(d, vec3(0.0));
+    vec3 inv = 1.0 / mix(d, vec3(1.0), zero);
     vec3 ta = (lo - o) * inv;
     vec3 tb = (hi - o) * inv;
-    vec3 tmin = min(ta, tb);
-    vec3 tmax = max(ta, tb);
-    return vec2(max(max(max(tmin.x, tmin.y), tmin.z), 0.0), min(min(tmax.x, tmax.y), tmax.z));
+    vec3 inside = step(lo, o) * step(o, hi);  // 1 where lo <= o <= hi
+    vec3 zero_near = mix(vec3(PT_INF), vec3(-PT_INF), inside);
+    vec3 near = mix(min(ta, tb), zero_near, zero);
+    vec3 far = mix(max(ta, tb), -zero_near, zero);
+    return vec2(max(max(max(near.x, near.y), near.z), 0.0), min(min(far.x, far.y), far.z));
 }
 
 ivec3 pt_cell(vec3 p)
@@ -65,8 +71,9 @@ float pt_cell_exit(vec3 o, vec3 d, ivec3 c)
 {
     vec3 lo = vec3(c) / u_cell_scale;
     vec3 hi = (vec3(c) + 1.0) / u_cell_scale;
-    vec3 inv = 1.0 / mix(d, vec3(1e-30), equal(d, vec3(0.0)));
-    vec3 t = max((lo - o) * inv, (hi - o) * inv);
+    bvec3 zero = equal(d, vec3(0.0));
+    vec3 inv = 1.0 / mix(d, vec3(1.0), zero);
+    vec3 t = mix(max((lo - o) * inv, (hi - o) * inv), vec3(PT_INF), zero);
     return min(min(t.x, t.y), t.z);
 }
 

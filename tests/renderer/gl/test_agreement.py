@@ -74,3 +74,10 @@ def test_shadow_modes_differ_from_none(gl_context, scene):
     none, rays, field = (gl_image(scene, m, 8) for m in ("none", "rays", "field"))
     assert rays.mean() < none.mean() - 0.005
     assert psnr(rays, field) > psnr(rays, none)
+
+
+def test_axis_parallel_shadow_rays_match(gl_context, scene):
+    """A light straight above: secondary rays with zero x and y components take the slab test's special case."""
+    grid, tf, cam, _, _ = scene
+    overhead = (grid, tf, cam, Light(azimuth=0.0, polar=0.0, intensity=1.2, ambient=0.15), grid)
+    assert psnr(gl_image(overhead, "rays", 3), torch_image(overhead, "rays", 3)) >= 30.0
