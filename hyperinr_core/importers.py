@@ -493,7 +493,7 @@ def open_source(inputs: Sequence[str | os.PathLike], kind: str, opts: ImportOpti
 def _checked_frames(src: FrameSource, progress: bool) -> Iterator[np.ndarray]:
     it: Any = range(src.n)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         it = tqdm(it, desc="import", unit="frame")
     for k in it:

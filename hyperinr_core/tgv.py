@@ -192,7 +192,7 @@ def simulate_tgv(
     solver = TGVSolver(cfg)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=len(times), desc=f"TGV {cfg.resolution}^3 Re={cfg.reynolds:g}", unit="frame")
     try:

@@ -193,7 +193,7 @@ def _print_info(path: str, check: bool = False) -> None:
             lines.append(f"attr        {k} = {text if len(text) <= 70 else text[:67] + '...'}")
         print("\n".join(lines))
         if check:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             lo_all, hi_all = np.inf, -np.inf
             for i in tqdm(range(d.n_frames), desc="check", unit="frame"):
