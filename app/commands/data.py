@@ -230,6 +230,9 @@ def _register_tgv(demo_sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="solver precision")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument(
+        "--threads", type=int, help="CPU threads for torch (default: torch's; 1 helps on a busy machine)"
+    )
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_tgv)
@@ -271,6 +274,10 @@ def run_tgv(args: argparse.Namespace) -> int:
         "resolution": int(cfg.resolution),
         "solver": "rFFT, 2/3 dealiasing, integrating-factor RK4, CFL 0.5",
     }
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     frames = (f for _, f in simulate_tgv(cfg, progress=not args.quiet))
     write_dataset(
         args.out,
