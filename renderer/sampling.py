@@ -26,9 +26,9 @@ def _mix(x: Tensor) -> Tensor:
 
 def hash_uniform(seed: int, stream: int, *keys: Tensor | int) -> Tensor:
     """Uniform float32 in [0, 1) per element of the broadcast integer ``keys`` (each < 2^32)."""
-    shape = torch.broadcast_shapes(*(k.shape for k in keys if isinstance(k, Tensor)))
-    device = next(k.device for k in keys if isinstance(k, Tensor))
-    h = torch.full(shape, (seed * 0x9E3779B9 + stream * 0x85EBCA6B) & _M32, dtype=torch.int64, device=device)
+    tensors = [k for k in keys if isinstance(k, Tensor)]
+    h = torch.full((), (seed * 0x9E3779B9 + stream * 0x85EBCA6B) & _M32, dtype=torch.int64,
+                   device=tensors[0].device)
     h = _mix(h)
     for k in keys:
         h = _mix(h ^ (k & _M32 if isinstance(k, Tensor) else int(k) & _M32))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["blobs", "sphere", "slab", "sphere_and_blocker", "fit_inr", "demo_inr"]
+__all__ = ["blobs", "sphere", "slab", "sphere_and_blocker", "fit_inr", "demo_inr", "inr_as_hyperinr"]
 
 
 def sphere(center=(0.5, 0.5, 0.5), radius: float = 0.25, value: float = 1.0, soft: float = 0.02):
@@ -82,6 +82,28 @@ def fit_inr(fn, steps: int = 300, batch: int = 1 << 14, device="cpu", seed: int 
     return INR(ep.detach(), mp.detach(), enc, mlp)
 
 
-def demo_inr(device="cpu", steps: int = 300):
-    """The benchmark's demo INR: :func:`blobs` fitted by :func:`fit_inr`."""
-    return fit_inr(blobs(), steps=steps, device=device)
+def demo_inr(device="cpu", steps: int = 150):
+    """The benchmark's demo INR: :func:`blobs` fitted by :func:`fit_inr` with the paper's encoder
+    (``HashGridConfig(3, 8, 4, 15, 4, 2.0)``), so its evaluation cost is that of a real model."""
+    from hyperinr_core import HashGridConfig
+
+    return fit_inr(
+        blobs(), steps=steps, batch=1 << 13, device=device, enc_cfg=HashGridConfig(3, 8, 4, 15, 4, 2.0)
+    )
+
+
+def inr_as_hyperinr(inr, param_name: str = "t"):
+    """Wrap one INR as a 1-parameter HyperINR (two identical encoders) so it can be saved as a model file
+    and handed to ``hyperinr render --model``."""
+    import numpy as np
+
+    from hyperinr_core import HyperINR, HyperINRConfig
+
+    cfg = HyperINRConfig(
+        encoding=inr.enc_cfg, mlp=inr.mlp_cfg, param_names=[param_name], value_range=inr.value_range
+    )
+    model = HyperINR(cfg, np.array([[0.0], [1.0]]), device=inr.device)
+    with torch.no_grad():
+        model.encoder_params.copy_(inr.enc_params.expand(2, -1))
+        model.mlp.params.copy_(inr.mlp_params)
+    return model

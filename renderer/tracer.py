@@ -280,7 +280,15 @@ class PathTracer:
         return self.field.device
 
     def reset(self) -> None:
+        """Restart the accumulation (changes of the public attributes are detected; call this after changing
+        a field's contents in place)."""
         self.frames, self.image, self._key = 0, None, None
+
+    def invalidate_field(self) -> None:
+        """The field's values changed in place (e.g. a HyperINR generated into the same buffer): rebuild the
+        macro cells and restart the accumulation."""
+        self._cells_key = None
+        self.reset()
 
     def _scene_key(self) -> str:
         return json.dumps(

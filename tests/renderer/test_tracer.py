@@ -173,3 +173,15 @@ def test_intersect_box_handles_axis_aligned_and_missing_rays():
     tn, tf = intersect_box(o, d)
     assert float(tn[0]) == 1.0 and float(tn[2]) == 0.0 and float(tf[0]) == 2.0 and float(tf[2]) == 0.5
     assert tf[1] <= tn[1]  # miss
+
+
+def test_invalidate_field_rebuilds_macro_cells_after_in_place_change():
+    grid = torch.zeros(17, 17, 17)
+    f = GridField(grid)
+    pt = PathTracer(f, TransferFunction.preset("grayscale"), settings=RenderSettings(width=16, height=12))
+    bg = torch.tensor(pt.settings.background)
+    assert torch.equal(pt.render(1), bg.expand(12, 16, 3))
+    f.grid[4:13, 4:13, 4:13] = 1.0  # same object, new contents
+    pt.invalidate_field()
+    img = pt.render(1)
+    assert pt.frames == 1 and float((img - bg).abs().max()) > 0.05
