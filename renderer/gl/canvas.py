@@ -3,7 +3,10 @@
 Interaction model: while anything changes (mouse drag, wheel, a new volume while scrubbing, a light drag) the
 canvas renders single frames at an adaptive cost level (coarser step, then lower resolution) chosen so frames
 stay within ``frame_budget_ms``; once nothing has changed for ``rest_delay_s`` it renders at full quality and
-accumulates one jittered sample per pixel per frame (progressive refinement) up to ``max_spp``.
+accumulates one jittered sample per pixel per frame (progressive refinement) up to ``max_spp``. When a
+full-quality frame costs more than the budget, it is traced in horizontal bands, one band per draw, so the
+canvas keeps its frame rate (and the GUI thread stays responsive) at rest; the interactive preview stays on
+screen until the first full-quality frame is complete.
 
 Offscreen rendering (:meth:`PathTracerCanvas.render_image`, :func:`render_offscreen`) goes through the same
 program into a float framebuffer of any size.
@@ -81,6 +84,8 @@ class PathTracerCanvas(app.Canvas):
         self._targets: dict[tuple[int, int], AccumulationTarget] = {}
         self._rest_timer = app.Timer(self.quality.rest_delay_s, connect=self._on_rest, iterations=1, start=False)
         self._drag_last: tuple[float, float] | None = None
+        self._rest_bands = 1
+        self._preview: AccumulationTarget | None = None
 
     # -- scene API ---------------------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -189,6 +194,7 @@ class PathTracerCanvas(app.Canvas):
         if key not in self._targets:
             if len(self._targets) > 6:  # resizes and scales leave old targets behind
                 self._targets.clear()
+                self._preview = None
             self._targets[key] = AccumulationTarget(*key)
         return self._targets[key]
 
@@ -209,15 +215,29 @@ class PathTracerCanvas(app.Canvas):
         target = self._target(round(pw * res), round(ph * res))
         step = self.tracer.settings.step * step_mult
         want = self.max_spp if (self.progressive and not self.interactive) else 1
-        self.tracer.trace(target, self._camera, frames=1, step=step, max_frames=want)
+        # At rest a full-quality frame may cost more than the frame budget: trace it in bands, one per draw.
+        bands = 1 if self.interactive else self._rest_bands
+        done_before = (target.frames, target.band)
+        self.tracer.trace(target, self._camera, frames=1, step=step, max_frames=want, bands=bands)
+        traced = (target.frames, target.band) != done_before
+        shown = target
+        if self.interactive:
+            self._preview = target
+        elif target.frames == 0 and self._preview is not None and self._preview.frames > 0:
+            shown = self._preview  # the first full-quality frame is still in progress
         gloo.clear(color=(0, 0, 0, 1))
-        self.tracer.display(target, (0, 0, pw, ph))
+        self.tracer.display(shown, (0, 0, pw, ph))
         gloo.flush()
         gloo.gl.glFinish()  # honest frame times: llvmpipe renders asynchronously until here
         self.last_frame_ms = (time.perf_counter() - t0) * 1e3
         self.spp = target.frames
         if self.interactive:
             self._level = self.quality.adapt(self._level, self.last_frame_ms)
+        elif traced:
+            # Bands so that one band fits the budget (applied from the next frame boundary on).
+            per_frame = self.last_frame_ms * target.bands
+            cap = max(1, min(256, ph // 2))
+            self._rest_bands = int(min(cap, max(1, math.ceil(per_frame / self.quality.frame_budget_ms))))
         self.events.frame_rendered(spp=self.spp, frame_ms=self.last_frame_ms, interactive=self.interactive)
         if not self.interactive and self.spp < want:
             self.update()  # keep refining

@@ -59,7 +59,9 @@ class AccumulationTarget:
         ]
         self.fbos = [gloo.FrameBuffer(color=t) for t in self.textures]
         self.current = 0
-        self.frames = 0
+        self.frames = 0  # completed frames (every pixel has this many samples)
+        self.band = 0  # next band of the frame in progress
+        self.bands = 1  # bands per frame, fixed while a frame is in progress
         self.key: str | None = None
 
     @property
@@ -98,6 +100,8 @@ class GLPathTracer:
         self._quad = gloo.VertexBuffer(quad)
         self._display = gloo.Program(shader_source("pt_quad.vert.glsl"), shader_source("pt_display.frag.glsl"))
         self._display["a_position"] = self._quad
+        self._copy = gloo.Program(shader_source("pt_quad.vert.glsl"), shader_source("pt_copy.frag.glsl"))
+        self._copy["a_position"] = self._quad
         self._volume: gloo.Texture3D | None = None
         self._volume_shape = (2, 2, 2)
         self._grid = None  # torch (Z, Y, X) float32 copy for macro cells
@@ -221,15 +225,19 @@ class GLPathTracer:
 
     # -- rendering ---------------------------------------------------------------------------------------
     def trace(self, target: AccumulationTarget, camera: Camera, frames: int = 1, step: float | None = None,
-              max_frames: int | None = None) -> int:
+              max_frames: int | None = None, bands: int = 1) -> int:
         """Add ``frames`` frames to ``target`` (reset first if the scene, camera or step changed).
 
         Args:
             step: primary step for these frames (default ``settings.step``); the adaptive interaction passes
                 a coarser one. Opacity correction keeps the look independent of it.
             max_frames: stop accumulating once the target holds this many frames.
+            bands: split each frame into this many horizontal bands and trace ONE band per call (``frames``
+                is then ignored): the canvas keeps its frame rate at rest when a full frame costs more than
+                its budget. A frame's bands all use the same random-number frame key, so the result equals
+                unbanded rendering. Takes effect at the next frame boundary.
         Returns:
-            The number of frames the target holds now.
+            The number of complete frames the target holds now.
         """
         s = self.settings
         step = float(step or s.step)
@@ -238,16 +246,49 @@ class GLPathTracer:
             mode = "none"  # nothing to look up yet; the canvas reports it
         key = self.scene_key(camera, target.size, step)
         if key != target.key:
-            target.key, target.frames = key, 0
+            target.key, target.frames, target.band = key, 0, 0
+        if target.band == 0:
+            target.bands = max(1, min(int(bands), target.size[1]))
         prog = self._program(mode)
+        self._set_uniforms(prog, mode, camera, target.size, step)
         w, h = target.size
+        gloo.set_state(blend=False, depth_test=False, cull_face=False, scissor_test=False)
+        n = 1 if target.bands > 1 else int(frames)
+        for _ in range(n):
+            if max_frames is not None and target.frames >= max_frames:
+                break
+            src, dst = target.current, 1 - target.current
+            prog["u_prev"] = target.textures[src]
+            prog["u_frame"] = int(target.frames)
+            with target.fbos[dst]:
+                gloo.set_viewport(0, 0, w, h)
+                if target.bands > 1:
+                    # Outside the band the mean is copied through (cheap), inside it is traced.
+                    self._copy["u_prev"] = target.textures[src]
+                    self._copy.draw("triangle_strip")
+                    y0 = h * target.band // target.bands
+                    y1 = h * (target.band + 1) // target.bands
+                    gloo.set_state(scissor_test=True)
+                    gloo.set_scissor(0, y0, w, y1 - y0)
+                prog.draw("triangle_strip")
+                gloo.set_state(scissor_test=False)
+            target.current = dst
+            target.band += 1
+            if target.band >= target.bands:
+                target.band = 0
+                target.frames += 1
+        return target.frames
+
+    def _set_uniforms(self, prog: gloo.Program, mode: str, camera: Camera, size: tuple[int, int],
+                      step: float) -> None:
+        s = self.settings
+        w, h = size
         r, u, f = camera.basis()
         half_h = math.tan(math.radians(camera.fov) / 2)
         lo, hi = self._bounds
-        shape_xyz = tuple(float(n) for n in reversed(self._volume_shape))
         cells_shape = self._cells.shape  # (Cz, Cy, Cx)
         uniforms = {
-            "u_volume": self._volume, "u_volume_shape": shape_xyz,
+            "u_volume": self._volume, "u_volume_shape": tuple(float(n) for n in reversed(self._volume_shape)),
             "u_tf": self._tf_tex, "u_tf_size": float(s.table_size), "u_ref_step": float(self.tf.ref_step),
             "u_cells": self._cells_tex, "u_cell_scale": tuple(self._cells.scale.tolist()),
             "u_cell_max": tuple(float(c - 1) for c in reversed(cells_shape)),
@@ -264,19 +305,6 @@ class GLPathTracer:
             uniforms["u_shadow_shape"] = tuple(float(n) for n in reversed(self._shadow_shape))
         for name, value in uniforms.items():
             prog[name] = value
-        gloo.set_state(blend=False, depth_test=False, cull_face=False)
-        for _ in range(int(frames)):
-            if max_frames is not None and target.frames >= max_frames:
-                break
-            dst = 1 - target.current
-            prog["u_prev"] = target.textures[target.current]
-            prog["u_frame"] = int(target.frames)
-            with target.fbos[dst]:
-                gloo.set_viewport(0, 0, w, h)
-                prog.draw("triangle_strip")
-            target.current = dst
-            target.frames += 1
-        return target.frames
 
     def display(self, target: AccumulationTarget, viewport: tuple[int, int, int, int]) -> None:
         """Draw the target's running mean into the current framebuffer's ``viewport`` (x, y, w, h)."""
