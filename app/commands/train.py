@@ -1,0 +1,289 @@
+"""``hyperinr train-teacher``, ``hyperinr distill`` and ``hyperinr train`` (the whole pipeline).
+
+- ``train-teacher --data D -o T.h5``: fit the CoordNet teacher to the training frames.
+- ``distill --teacher T.h5 --data D -o M.h5``: build (or reuse) the distillation set and train a HyperINR
+  on it; ``--direct`` trains on the data without a teacher.
+- ``train --data D -o M.h5``: teacher + distillation set + distillation in one go (``--direct`` skips the
+  teacher; ``--baseline hashinr`` trains the HashINR baseline instead).
+
+Budgets: ``--steps`` (reproducible: same seed, same result on a CPU) or ``--minutes``; defaults come from the
+preset (``cpu`` on a CPU, ``paper`` on CUDA). Checkpoints are written next to the output every few minutes
+and on Ctrl-C; run the same command with ``--resume`` to continue exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument("--data", required=True, metavar="D.h5", help="dataset file (hyperinr data import/demo)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.h5", help=out_help)
+    p.add_argument(
+        "--preset",
+        choices=("cpu", "paper", "tiny"),
+        help="model sizes and budgets (default: cpu on a CPU, paper on CUDA; tiny: a smoke test in seconds)",
+    )
+    p.add_argument("--steps", type=int, metavar="N", help="training budget in optimizer steps")
+    p.add_argument("--minutes", type=float, metavar="M", help="training budget in minutes")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", metavar="DEV", help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to OUT")
+    p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=5.0,
+        metavar="MIN",
+        help="minutes of training between checkpoints (default 5)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the hash-grid index arithmetic (helps "
+        "on some machines; none measured on a 2-core CPU)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads (default: all cores, fewer when the machine is busy)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _distill_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--encoders",
+        type=int,
+        metavar="N",
+        help="number of hash encoders (default: preset, about the number of training frames)",
+    )
+    p.add_argument(
+        "--distill-samples", type=int, metavar="S", help="parameter samples in the distillation set"
+    )
+    p.add_argument(
+        "--distill-set",
+        metavar="F.h5",
+        help="distillation-set file (default OUT.distill.h5; reused when it matches the teacher)",
+    )
+    p.add_argument(
+        "--on-demand",
+        action="store_true",
+        help="compute teacher outputs per batch instead of "
+        "precomputing the distillation set (less memory, slower)",
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-teacher",
+        help="train the CoordNet teacher on a dataset",
+        description="Fit the CoordNet teacher (residual SIREN) to the training frames of a dataset.",
+    )
+    _common(p, "teacher model file to write")
+    p.set_defaults(func=run_train_teacher)
+
+    p = sub.add_parser(
+        "distill",
+        help="distill a teacher into a HyperINR (or train one directly)",
+        description="Train a HyperINR by knowledge distillation from a CoordNet teacher, or "
+        "directly on the data with --direct.",
+    )
+    _common(p, "HyperINR model file to write")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--teacher", metavar="T.h5", help="teacher model file (hyperinr train-teacher)")
+    g.add_argument("--direct", action="store_true", help="train on the data itself, without a teacher")
+    _distill_opts(p)
+    p.set_defaults(func=run_distill)
+
+    p = sub.add_parser(
+        "train",
+        help="the whole pipeline: teacher, distillation set, HyperINR",
+        description=__doc__.splitlines()[0].replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  hyperinr data demo tgv -o tgv.h5 && hyperinr train --data tgv.h5 -o tgv_model.h5\n"
+        "  hyperinr train --data tgv.h5 -o tgv_model.h5 --resume   # after Ctrl-C\n"
+        "  hyperinr train --data tgv.h5 -o hash.h5 --baseline hashinr --minutes 5\n"
+        "  hyperinr evaluate --model tgv_model.h5 --data tgv.h5 --teacher tgv_model.teacher.h5",
+    )
+    _common(p, "model file to write (the teacher goes to OUT.teacher.h5)")
+    p.add_argument("--direct", action="store_true", help="no teacher: train the HyperINR on the data")
+    p.add_argument("--baseline", choices=("hashinr",), help="train a baseline model instead of a HyperINR")
+    p.add_argument("--teacher-out", metavar="T.h5", help="where the teacher goes (default OUT.teacher.h5)")
+    p.add_argument("--teacher-steps", type=int, metavar="N", help="teacher budget in steps")
+    p.add_argument("--teacher-minutes", type=float, metavar="M", help="teacher budget in minutes")
+    _distill_opts(p)
+    p.set_defaults(func=run_train)
+
+
+def _check_budget(args: argparse.Namespace) -> None:
+    from hyperinr_core.training import Budget, configure_threads
+
+    n = configure_threads(args.threads)
+    if not args.quiet and args.threads is None and (args.device in (None, "cpu", "auto")):
+        print(f"using {n} CPU thread(s) (--threads to change)")
+    for s, m in (
+        (args.steps, args.minutes),
+        (getattr(args, "teacher_steps", None), getattr(args, "teacher_minutes", None)),
+    ):
+        if s is not None or m is not None:
+            Budget(s, m)  # validates
+
+
+def _teacher_job(args, out: str, steps, minutes):
+    from hyperinr_core.distill import TeacherJob
+
+    return TeacherJob(
+        data=args.data,
+        out=out,
+        preset=args.preset,
+        steps=steps,
+        minutes=minutes,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        force=args.force,
+        checkpoint_every_s=60.0 * args.checkpoint_every,
+        progress=not args.quiet,
+    )
+
+
+def _distill_job(args, teacher, steps, minutes, resume=None):
+    from hyperinr_core.distill import DistillJob
+
+    return DistillJob(
+        data=args.data,
+        out=args.out,
+        teacher=teacher,
+        preset=args.preset,
+        steps=steps,
+        minutes=minutes,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume if resume is None else resume,
+        force=args.force,
+        n_encoders=args.encoders,
+        distill_samples=args.distill_samples,
+        distill_set=args.distill_set,
+        on_demand=args.on_demand,
+        compile=args.compile,
+        checkpoint_every_s=60.0 * args.checkpoint_every,
+        progress=not args.quiet,
+    )
+
+
+def _report(what: str, out: str, result, t0: float) -> None:
+    print(
+        f"{what}: {result.step} steps, {result.seconds / 60:.1f} min training, final loss {result.final_loss:.4g}"
+        f" -> {out}  (wall {(time.perf_counter() - t0) / 60:.1f} min)"
+    )
+
+
+def run_train_teacher(args: argparse.Namespace) -> int:
+    from hyperinr_core.distill import train_teacher
+
+    _check_budget(args)
+    t0 = time.perf_counter()
+    result = train_teacher(_teacher_job(args, args.out, args.steps, args.minutes))
+    _report("teacher", args.out, result, t0)
+    return 0
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    from hyperinr_core.distill import distill
+
+    _check_budget(args)
+    t0 = time.perf_counter()
+    result = distill(_distill_job(args, None if args.direct else args.teacher, args.steps, args.minutes))
+    _report("direct training" if args.direct else "distillation", args.out, result, t0)
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import os
+
+    from hyperinr_core.distill import distill, preset_for, train_teacher
+    from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.training import checkpoint_path, pick_device
+
+    _check_budget(args)
+    t0 = time.perf_counter()
+    if args.baseline == "hashinr":
+        from hyperinr_core.baselines import HashINRJob, train_hashinr
+
+        if args.direct:
+            raise HyperINRError("--baseline hashinr always trains on the data; drop --direct")
+        result = train_hashinr(
+            HashINRJob(
+                data=args.data,
+                out=args.out,
+                preset=args.preset,
+                steps=args.steps,
+                minutes=args.minutes,
+                seed=args.seed,
+                device=args.device,
+                resume=args.resume,
+                force=args.force,
+                compile=args.compile,
+                checkpoint_every_s=60.0 * args.checkpoint_every,
+                progress=not args.quiet,
+            )
+        )
+        _report("hashinr", args.out, result, t0)
+        return 0
+    if args.direct:
+        result = distill(_distill_job(args, None, args.steps, args.minutes))
+        _report("direct training", args.out, result, t0)
+        return 0
+
+    preset = preset_for(args.preset, pick_device(args.device))
+    out = args.out
+    root, ext = os.path.splitext(out)
+    teacher_out = args.teacher_out or f"{root}.teacher{ext or '.h5'}"
+    if os.path.exists(out) and not args.force:
+        raise HyperINRError(f"{out}: output exists; choose another name or pass --force")
+    # A total --minutes budget is split like the preset's: the teacher gets its share, the distillation
+    # what is left once the distillation set is built. Without any budget the preset's total applies.
+    total = (
+        args.minutes
+        if args.minutes is not None
+        else (preset.pipeline_minutes if args.steps is None else None)
+    )
+    share = (preset.teacher_minutes or 1.0) / (
+        (preset.teacher_minutes or 1.0) + (preset.distill_minutes or 1.0)
+    )
+    t_steps, t_minutes = args.teacher_steps, args.teacher_minutes
+    if t_steps is None and t_minutes is None and args.minutes is not None:
+        t_minutes = args.minutes * share
+
+    teacher_ckpt = checkpoint_path(teacher_out)
+    if os.path.exists(teacher_out) and not teacher_ckpt.exists() and not args.force:
+        if not args.resume:
+            raise HyperINRError(
+                f"{teacher_out}: teacher exists; pass --resume to reuse it or --force to retrain"
+            )
+        if not args.quiet:
+            print(f"teacher: reusing {teacher_out}")
+    else:
+        job = _teacher_job(args, teacher_out, t_steps, t_minutes)
+        job.resume = args.resume and teacher_ckpt.exists()
+        job.force = True if job.resume else args.force
+        result = train_teacher(job)
+        _report("teacher", teacher_out, result, t0)
+
+    d_steps, d_minutes = args.steps, args.minutes
+    job = _distill_job(
+        args, teacher_out, d_steps, d_minutes, resume=args.resume and checkpoint_path(out).exists()
+    )
+    if total is not None and args.steps is None:
+        job.deadline = time.time() + 60.0 * total - (time.perf_counter() - t0)
+    result = distill(job)
+    _report("distillation", out, result, t0)
+    print(
+        f"done in {(time.perf_counter() - t0) / 60:.1f} min; evaluate with:\n"
+        f"  hyperinr evaluate --model {out} --data {args.data} --teacher {teacher_out}"
+    )
+    return 0
