@@ -79,7 +79,7 @@ class DecoderConfig:
     dtype: str = "float16"
     compile: bool = True
     mlp_dtype: str = "float32"
-    chunk: int = 1 << 14
+    chunk: int = 1 << 12  # 4096 points: activations stay in L2 (best of 2k..32k on this CPU: 97 vs 103 ms at 64^3)
     coord_cache_points: int = 1 << 21  # cache full coordinate grids up to 128^3 (24 MiB)
     slab_points: int = 1 << 18
 
