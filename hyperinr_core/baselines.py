@@ -32,7 +32,7 @@ from .training import FieldInfo, TrainingEncoder, TrainResult, read_checkpoint, 
 __all__ = ["Lerp", "HashINRConfig", "HashINR", "one_blob", "HashINRJob", "train_hashinr"]
 
 
-# -- LERP ------------------------------------------------------------------------------------------------------
+# -- LERP ----------------------------------------------------------------------------------------------------
 class Lerp:
     """Interpolate the training frames of an open dataset; ``predict(u)`` returns a frame in data units.
 
@@ -81,12 +81,12 @@ class Lerp:
         """The interpolated frame (data units, float32, the dataset's frame shape)."""
         idx, w = self.weights(u)
         out = np.zeros(self.ds.frame_shape, np.float64)
-        for i, wi in zip(idx, w):  # K frames at most: a loop over frames, not voxels
+        for i, wi in zip(idx, w, strict=True):  # K frames at most: a loop over frames, not voxels
             out += wi * self.ds.frame(int(i))
         return out.astype(np.float32)
 
 
-# -- HashINR ----------------------------------------------------------------------------------------------------
+# -- HashINR -------------------------------------------------------------------------------------------------
 def one_blob(u: Tensor, n_bins: int) -> Tensor:
     """OneBlob encoding (Müller et al. 2019): each value in [0, 1] becomes ``n_bins`` bin integrals of a
     Gaussian of standard deviation ``1 / n_bins`` centred on it (as tiny-cuda-nn's OneBlob).

@@ -68,7 +68,7 @@ DSET_FORMAT = "hyperinr-distillation-set"
 DSET_VERSION = 1
 
 
-# -- configuration -----------------------------------------------------------------------------------------
+# -- configuration -------------------------------------------------------------------------------------------
 @dataclass
 class FitConfig:
     """Optimizer, batch and loss of one training stage.
@@ -125,7 +125,7 @@ PRESETS: dict[str, Preset] = {
         name="cpu",
         teacher=CoordNetConfig(encoder_widths=[32, 64, 128], n_hidden_blocks=3),
         teacher_fit=FitConfig(
-            lr=1e-4,
+            lr=3e-4,
             eps=1e-8,
             weight_decay=1e-6,
             batch_frames=16,
@@ -244,7 +244,8 @@ def fit(
     checkpoint_every_steps: int | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``params`` so that ``query(u (B, D), x (B, M, d)) -> (B, M, C)`` matches the sampler's targets."""
+    """Train ``params`` so that ``query(u (B, D), x (B, M, d)) -> (B, M, C)`` matches the sampler's
+    targets (``sampler.sample(generator, B, M, step) -> (u, x, y)``)."""
     opt = torch.optim.Adam(
         params, lr=fit_cfg.lr, betas=tuple(fit_cfg.betas), eps=fit_cfg.eps, weight_decay=fit_cfg.weight_decay
     )
@@ -315,7 +316,7 @@ def _frame_sampler(ds: Any, device: torch.device, seed: int) -> FrameSampler:
     )
 
 
-# -- teacher ---------------------------------------------------------------------------------------------------
+# -- teacher -------------------------------------------------------------------------------------------------
 @dataclass
 class TeacherJob:
     """``hyperinr train-teacher``: fit a CoordNet to the training frames of ``data``."""
@@ -402,7 +403,7 @@ def _jsonable(d: dict) -> dict:
     return json.loads(json.dumps(d))
 
 
-# -- distillation set ----------------------------------------------------------------------------------------------
+# -- distillation set ----------------------------------------------------------------------------------------
 def distillation_params(
     n_param_dims: int, n: int, train_u: np.ndarray | None = None, seed: int = 0
 ) -> np.ndarray:
@@ -588,7 +589,7 @@ class OnDemandSampler:
         return u, x, y
 
 
-# -- HyperINR ------------------------------------------------------------------------------------------------------
+# -- HyperINR ------------------------------------------------------------------------------------------------
 @dataclass
 class DistillJob:
     """``hyperinr distill``: train a HyperINR from a teacher (or, with ``teacher=None``, from the data)."""

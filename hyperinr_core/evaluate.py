@@ -27,7 +27,7 @@ __all__ = ["Method", "load_method", "evaluate", "format_table", "write_json", "p
 
 @dataclass
 class Method:
-    """A named predictor: ``predict(u (D,) normalized) -> frame`` in data units, of the dataset's frame shape."""
+    """A named predictor: ``predict(u (D,) normalized) -> frame`` (data units, the dataset's frame shape)."""
 
     name: str
     predict: Callable[[np.ndarray], np.ndarray]
@@ -39,8 +39,14 @@ def _to_data(v: np.ndarray, value_range: Sequence[float]) -> np.ndarray:
     return (v * (hi - lo) + lo).astype(np.float32)
 
 
-def load_method(path: str | os.PathLike, ds: Any, device: torch.device, name: str | None = None) -> Method:
-    """A model file as a :class:`Method`: kinds ``hyperinr``, ``hashinr`` and ``coordnet``."""
+def load_method(
+    path: str | os.PathLike, ds: Any, device: torch.device, name: str | None = None, compile: bool = False
+) -> Method:
+    """A model file as a :class:`Method`: kinds ``hyperinr``, ``hashinr`` and ``coordnet``.
+
+    ``compile`` decodes HyperINR grids through ``torch.compile`` (``FastINREvaluator``); it pays off
+    for long evaluations only (compilation takes tens of seconds on a small CPU).
+    """
     from .modelfile import peek_kind
     from .training import FieldInfo
 
@@ -63,7 +69,7 @@ def load_method(path: str | os.PathLike, ds: Any, device: torch.device, name: st
             cfg.encoding.n_input_dims,
             cfg.mlp.n_output_dims,
         ).check_compatible(ds, f"model {path}")
-        fast = FastINREvaluator(cfg.encoding, cfg.mlp, device=device)
+        fast = FastINREvaluator(cfg.encoding, cfg.mlp, device=device, compile=compile)
 
         def predict(u: np.ndarray) -> np.ndarray:
             inr = model.generate(model.denormalize(u))
@@ -196,7 +202,8 @@ def format_table(report: EvalReport, per_frame: bool = True) -> str:
     cells = " ".join(f"{_fmt(s[n]['psnr_min'], 2):>14} {'':>6}" for n in names)
     lines.append(f"{'min':>5} {'':>10} {cells}")
     lines.append(
-        f"({len(report.rows)} frames; PSNR in dB with data range {report.value_range[1] - report.value_range[0]:.6g})"
+        f"({len(report.rows)} frames; PSNR in dB with data range "
+        f"{report.value_range[1] - report.value_range[0]:.6g})"
     )
     return "\n".join(lines)
 

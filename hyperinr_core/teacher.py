@@ -99,7 +99,8 @@ class CoordNet(nn.Module):
         if info.n_param_dims + info.n_space_dims != cfg.n_input_dims or info.n_channels != cfg.n_output_dims:
             raise ValueError(
                 f"a CoordNet with {cfg.n_input_dims} inputs / {cfg.n_output_dims} outputs cannot model "
-                f"{info.n_param_dims} parameter(s) + {info.n_space_dims}-D space -> {info.n_channels} value(s)"
+                f"{info.n_param_dims} parameter(s) + {info.n_space_dims}-D space -> "
+                f"{info.n_channels} value(s)"
             )
         self.info = info
         blocks, n = [], cfg.n_input_dims

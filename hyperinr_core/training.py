@@ -433,7 +433,7 @@ class TrainLoop:
 
     # -- resume --------------------------------------------------------------------------------------------
     def restore(self, ckpt: Checkpoint) -> None:
-        """Continue from ``ckpt`` (read with :func:`read_checkpoint`); the model must already hold its weights."""
+        """Continue from ``ckpt`` (read with :func:`read_checkpoint`); the model must hold its weights."""
         st = ckpt.state
         self.step = int(st["step"])
         self.seconds = float(st["seconds"])
@@ -474,21 +474,20 @@ class TrainLoop:
         """
         from tqdm.auto import tqdm
 
-        by_steps = self.budget.steps is not None and self.budget.minutes is None
-        total = self.budget.steps if by_steps else 1000
+        # A step budget counts steps; a time budget counts seconds of training (tqdm's ETA works for both).
+        by_steps = self.budget.minutes is None
+        total = self.budget.steps if by_steps else int(round(60 * self.budget.minutes))
         bar = tqdm(
             total=total,
-            initial=min(self.step, total)
-            if by_steps
-            else int(1000 * self.budget.fraction(self.step, self.seconds)),
+            initial=min(self.step if by_steps else int(self.seconds), total),
             desc=self.name,
-            unit="step" if by_steps else "‰",
+            unit="step" if by_steps else "s",
             disable=not self.progress,
             dynamic_ncols=True,
             leave=True,
         )
         last_ckpt_s, last_ckpt_step = self.seconds, self.step
-        ema = None
+        recent: list[float] = []  # the progress bar shows the mean of the last few logged losses
         pending: list[tuple[int, Tensor]] = []
         interrupted = False
         try:
@@ -502,7 +501,7 @@ class TrainLoop:
                     self.step += 1
                     if self.step % self.log_every == 0 or self.step == 1:
                         pending.append((self.step, loss))
-                    if len(pending) >= 8 or self.step % (self.log_every * 8) == 0:
+                    if len(pending) >= 4:
                         # .item() synchronizes the device: do it in batches, not every step.
                         for s, v in pending:
                             val = float(v)
@@ -511,17 +510,16 @@ class TrainLoop:
                                     f"{self.name}: loss became {val} at step {s}; try a lower learning rate"
                                 )
                             self.losses.append((s, val))
-                            ema = val if ema is None else 0.9 * ema + 0.1 * val
+                            recent = (recent + [val])[-5:]
                         pending.clear()
                     self.seconds += time.perf_counter() - t0
+                    if recent and self.step % self.log_every == 0:
+                        loss_txt = f"{sum(recent) / len(recent):.3g}"
+                        bar.set_postfix(step=self.step, loss=loss_txt, lr=f"{lr:.2g}", refresh=False)
                     if by_steps:
                         bar.update(1)
                     else:
-                        bar.n = int(1000 * self.budget.fraction(self.step, self.seconds))
-                        if self.step % 10 == 0:
-                            bar.refresh()
-                    if ema is not None and self.step % 10 == 0:
-                        bar.set_postfix(step=self.step, loss=f"{ema:.3g}", lr=f"{lr:.2g}", refresh=False)
+                        bar.update(min(int(self.seconds), total) - bar.n)
                     if self.checkpoint is not None and (
                         self.seconds - last_ckpt_s >= self.checkpoint_every_s
                         or (

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-lerp", action="store_true", help="skip the LERP baseline")
     p.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     p.add_argument("--summary", action="store_true", help="print only the means, not one line per frame")
+    p.add_argument("--compile", action="store_true", help="decode HyperINR grids through torch.compile")
     p.add_argument("--device", metavar="DEV", help="torch device (default: cuda if available, else cpu)")
     p.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads (default: all cores, fewer when busy)"
@@ -64,7 +65,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 raise HyperINRError(
                     f"--frames: index {bad[0]} out of range (the dataset has {ds.n_frames} frames)"
                 )
-        methods = [load_method(args.model, ds, device)]
+        methods = [load_method(args.model, ds, device, compile=args.compile)]
         if args.teacher:
             methods.append(load_method(args.teacher, ds, device, name="teacher"))
         if not args.no_lerp:

@@ -177,7 +177,8 @@ def _distill_job(args, teacher, steps, minutes, resume=None):
 
 def _report(what: str, out: str, result, t0: float) -> None:
     print(
-        f"{what}: {result.step} steps, {result.seconds / 60:.1f} min training, final loss {result.final_loss:.4g}"
+        f"{what}: {result.step} steps, {result.seconds / 60:.1f} min training, "
+        f"final loss {result.final_loss:.4g}"
         f" -> {out}  (wall {(time.perf_counter() - t0) / 60:.1f} min)"
     )
 

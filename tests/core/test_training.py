@@ -29,7 +29,6 @@ from hyperinr_core.training import (
 
 from .training_helpers import one_thread, tiny_series
 
-
 _one_thread = pytest.fixture(autouse=True, scope="module")(one_thread)
 
 
@@ -142,7 +141,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_follows_the_same_loss_curve(series
     assert res.step == 12
     assert [s for s, _ in res.losses] == [s for s, _ in ref.losses]
     np.testing.assert_allclose([v for _, v in res.losses], [v for _, v in ref.losses], rtol=1e-5)
-    for a, b in zip(model.parameters(), ref_model.parameters()):
+    for a, b in zip(model.parameters(), ref_model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
 
@@ -157,7 +156,7 @@ def test_train_teacher_job_writes_model_and_removes_checkpoint(series, tmp_path)
     # same seed, same steps -> same weights (reproducible on CPU)
     out2 = tmp_path / "teacher2.h5"
     train_teacher(TeacherJob(series, str(out2), preset="tiny", steps=5, progress=False))
-    for a, b in zip(m.parameters(), CoordNet.load(out2).parameters()):
+    for a, b in zip(m.parameters(), CoordNet.load(out2).parameters(), strict=True):
         assert torch.equal(a, b)
 
 
