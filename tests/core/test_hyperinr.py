@@ -200,3 +200,14 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
         m.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.h5"]
+
+
+def test_float16_encoder_storage_halves_the_file_and_loads_as_float32(tmp_path):
+    m = make_model(np.linspace(0, 1, 6)[:, None])
+    m.save(tmp_path / "a.h5")
+    m.save(tmp_path / "b.h5", encoder_dtype="float16")
+    a, b = (tmp_path / "a.h5").stat().st_size, (tmp_path / "b.h5").stat().st_size
+    assert b < 0.6 * a
+    m2 = HyperINR.load(tmp_path / "b.h5")
+    assert m2.encoder_params.dtype == torch.float32
+    torch.testing.assert_close(m2.encoder_params, m.encoder_params, rtol=1e-3, atol=1e-4)
