@@ -23,6 +23,7 @@ from .fileio import atomic_path
 
 __all__ = [
     "image_lerp",
+    "model_k",
     "DifferenceTest",
     "ViewScores",
     "difference_test",
@@ -46,6 +47,17 @@ def image_lerp(ds: Any, k_neighbours: int = 8):
         raise HyperINRError(f"{ds.path}: image LERP over view directions needs 2 parameters, got {ds.dim}")
     lerp = Lerp(ds, k_neighbours=k_neighbours)
     return Method("LERP", lerp.predict, f"IDW of {len(lerp.train)} training views, K={lerp.k}")
+
+
+def model_k(path: str | os.PathLike, default: int = 8) -> int:
+    """The KD-tree K of a HyperINR model file (``default`` for other model kinds), so LERP blends as many
+    neighbours as the model does."""
+    from .modelfile import peek_kind, read_model_file
+
+    path = os.fspath(path)
+    if peek_kind(path) != "hyperinr":
+        return default
+    return int(read_model_file(path, kind="hyperinr").config.get("k_neighbours", default))
 
 
 @dataclass
@@ -169,14 +181,9 @@ def evaluate_views(
     import torch
 
     from .evaluate import evaluate, load_method
-    from .modelfile import peek_kind
 
     method = load_method(model_path, ds, torch.device(device))
-    k = 8
-    if peek_kind(os.fspath(model_path)) == "hyperinr":
-        from .modelfile import read_model_file
-
-        k = int(read_model_file(model_path, kind="hyperinr").config.get("k_neighbours", 8))
+    k = model_k(model_path)
     report = evaluate(ds, [method, image_lerp(ds, k)], with_ssim=with_ssim, progress=progress)
     return report, view_scores(report, method.name)
 

@@ -68,16 +68,34 @@ def run_evaluate(args: argparse.Namespace) -> int:
         methods = [load_method(args.model, ds, device, compile=args.compile)]
         if args.teacher:
             methods.append(load_method(args.teacher, ds, device, name="teacher"))
+        is_nvs = ds.task == "nvs"
         if not args.no_lerp:
-            lerp = Lerp(ds)
-            methods.append(Method("LERP", lerp.predict, "training frames"))
+            if is_nvs:  # IDW of the training views with the model's own K (hyperinr_core.nvs)
+                from hyperinr_core.nvs import image_lerp, model_k
+
+                methods.append(image_lerp(ds, model_k(args.model)))
+            else:
+                lerp = Lerp(ds)
+                methods.append(Method("LERP", lerp.predict, "training frames"))
         report = evaluate(ds, methods, frames, with_ssim=not args.no_ssim, progress=not args.quiet)
         train_params = ds.params[ds.train_indices]
+        bounds = (ds.param_lo, ds.param_hi)
     print(format_table(report, per_frame=not args.summary))
+    scores = None
+    if is_nvs and not args.no_lerp and len(report.rows) >= 2:
+        from hyperinr_core.nvs import format_difference, view_scores
+
+        scores = view_scores(report, methods[0].name)
+        print(format_difference(scores.test(), scores.model))
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")
     if args.plot:
-        plot_psnr(report, args.plot, train_params)
+        if scores is not None:  # the paper's figure 12
+            from hyperinr_core.nvs import plot_view_differences
+
+            plot_view_differences(scores, args.plot, train_params, *bounds, os.path.basename(args.model))
+        else:
+            plot_psnr(report, args.plot, train_params)
         print(f"wrote {args.plot}")
     return 0

@@ -107,20 +107,38 @@ def test_view_scores_and_figure_12(views, tmp_path):
         view_scores(rep, base="nope")
 
 
-def test_evaluate_views_with_a_model_uses_its_k(views, tmp_path):
+@pytest.fixture(scope="module")
+def nvs_model(views, tmp_path_factory):
+    """A HyperINR trained for two steps on the views, with K = 2 (fewer than the 6 training views)."""
     from hyperinr_core.distill import DistillJob, distill
     from hyperinr_core.hyperinr import HyperINR
 
-    model = tmp_path / "m.h5"
+    model = tmp_path_factory.mktemp("nvs_model") / "m.h5"
     distill(DistillJob(views, str(model), teacher=None, preset="tiny", steps=2, progress=False))
     m = HyperINR.load(model)
-    m.cfg.k_neighbours = 2  # LERP must blend the same number of neighbours as the model
+    m.cfg.k_neighbours = 2
     m.save(model)
+    return str(model)
+
+
+def test_evaluate_views_with_a_model_uses_its_k(views, nvs_model):
     with open_dataset(views) as ds:
-        rep, s = evaluate_views(ds, model, progress=False)
+        rep, s = evaluate_views(ds, nvs_model, progress=False)
         k2 = evaluate(ds, [image_lerp(ds, 2)], with_ssim=False, progress=False)
         k6 = evaluate(ds, [image_lerp(ds, 6)], with_ssim=False, progress=False)
     assert rep.methods == ["HyperINR", "LERP"]
     assert s.psnr_model.shape == (6,) and np.isfinite(s.psnr_model).all()
+    # LERP blends as many neighbours as the model does
     np.testing.assert_allclose(s.psnr_base, [r["LERP"]["psnr"] for r in k2.rows])
     assert not np.allclose(s.psnr_base, [r["LERP"]["psnr"] for r in k6.rows])
+
+
+def test_cli_evaluate_nvs_reports_the_test_and_draws_figure_12(views, nvs_model, tmp_path, capsys):
+    from app.cli import main
+
+    png, js = tmp_path / "fig12.png", tmp_path / "scores.json"
+    args = ["evaluate", "--model", nvs_model, "--data", views, "--plot", str(png), "--json", str(js)]
+    assert main(args + ["--quiet", "--no-ssim", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "PSNR(HyperINR) - PSNR(LERP) over 6 held-out views" in out and "t-test" in out
+    assert png.read_bytes()[:4] == b"\x89PNG" and js.exists()
