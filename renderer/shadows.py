@@ -93,15 +93,21 @@ def shadow_volume(
     return out.view(shape)
 
 
-def shadow_field_from_model(model, light: Light, fast: bool | None = None) -> INRField:
+def shadow_field_from_model(
+    model, light: Light, fast: bool | None = None, scene_params: dict[str, float] | None = None
+) -> INRField:
     """The shadow INR of a DGS HyperINR for ``light``: generated at its (azimuth, polar) parameters.
 
-    The model's parameter names must be :data:`LIGHT_PARAM_NAMES` (in any order).
+    The model's parameters must include :data:`LIGHT_PARAM_NAMES`; any others (e.g. the timestep ``t`` of a
+    shadow model made for a time series) are taken from ``scene_params`` in user units.
     """
     from hyperinr_core.errors import HyperINRError
 
     names = list(model.cfg.param_names)
-    if sorted(names) != sorted(LIGHT_PARAM_NAMES):
+    if not set(LIGHT_PARAM_NAMES) <= set(names):
         raise HyperINRError(f"a shadow model needs parameters {LIGHT_PARAM_NAMES}, this one has {names}")
-    values = {"azimuth": light.azimuth % 360.0, "polar": light.polar}
+    values = {**(scene_params or {}), "azimuth": light.azimuth % 360.0, "polar": light.polar}
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise HyperINRError(f"the shadow model also needs {', '.join(missing)} (scene parameters)")
     return INRField(model.generate([values[n] for n in names]).clone(), fast=fast)
