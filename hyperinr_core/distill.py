@@ -638,7 +638,12 @@ def _new_hyperinr(info: FieldInfo, preset: Preset, n_enc: int, train_u: np.ndarr
         task=info.task,
         metadata={"frame_shape": list(info.frame_shape)},
     )
-    pos = encoder_positions(info.n_param_dims, n_enc, train_u, seed)
+    if info.task == "nvs":  # the paper's NVS layout: Poisson disk over the view square
+        from .nvs import nvs_encoder_positions
+
+        pos = nvs_encoder_positions(n_enc, seed)
+    else:
+        pos = encoder_positions(info.n_param_dims, n_enc, train_u, seed)
     return HyperINR(cfg, pos, generator=seeded_generator(seed + 7))
 
 
@@ -699,7 +704,10 @@ def distill(job: DistillJob) -> TrainResult:
             fit_cfg = FitConfig(**{**asdict(preset.distill_fit), **rec.get("fit", {})})
             n_samples = int(rec.get("distill_samples", preset.distill_samples))
         else:
-            n_enc = job.n_encoders or max(2, round(preset.encoders_per_train_frame * len(train_u)))
+            per_frame = preset.encoders_per_train_frame
+            if info.task == "nvs":  # 177 encoders for 100 training views (paper, section 4)
+                from .nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
+            n_enc = job.n_encoders or max(2, round(per_frame * len(train_u)))
             model = _new_hyperinr(info, preset, n_enc, train_u, job.seed)
             fit_cfg = preset.distill_fit
             n_samples = job.distill_samples or (
@@ -707,6 +715,10 @@ def distill(job: DistillJob) -> TrainResult:
                 if info.n_param_dims == 1
                 else 4 * len(train_u) * preset.distill_samples // 10
             )
+            if info.task == "nvs" and not job.distill_samples:  # images: sized by teacher work per view
+                from .nvs import nvs_distill_samples
+
+                n_samples = nvs_distill_samples(len(train_u), preset.name)
         model.to(device)
         gen = seeded_generator(job.seed)
         if direct:

@@ -14,6 +14,8 @@ from hyperinr_core.nvs import (
     evaluate_views,
     format_difference,
     image_lerp,
+    nvs_distill_samples,
+    nvs_encoder_positions,
     plot_view_differences,
     view_scores,
 )
@@ -60,6 +62,11 @@ def test_image_lerp_is_exact_at_training_views_and_idw_between(views):
         w = 1 / dist[near]
         want = sum(wi * ds.frame(int(tr[k])) for wi, k in zip(w / w.sum(), near, strict=True))
         np.testing.assert_allclose(lerp.predict(u[j]), want, rtol=1e-5, atol=1e-6)
+
+
+def test_nvs_defaults_follow_the_paper():
+    assert len(nvs_encoder_positions(177)) == 177
+    assert nvs_distill_samples(100, "paper") == 1000 and nvs_distill_samples(100, "cpu") == 200
 
 
 def test_image_lerp_needs_two_parameters(tmp_path):
@@ -116,6 +123,8 @@ def nvs_model(views, tmp_path_factory):
     model = tmp_path_factory.mktemp("nvs_model") / "m.h5"
     distill(DistillJob(views, str(model), teacher=None, preset="tiny", steps=2, progress=False))
     m = HyperINR.load(model)
+    assert m.n_encoders == round(1.77 * 6)  # the paper's 177 encoders per 100 training views
+    assert m.cfg.encoding.n_input_dims == 2 and m.cfg.encoding.base_resolution == 8
     m.cfg.k_neighbours = 2
     m.save(model)
     return str(model)
