@@ -246,8 +246,15 @@ def fit(
 ) -> TrainResult:
     """Train ``params`` so that ``query(u (B, D), x (B, M, d)) -> (B, M, C)`` matches the sampler's
     targets (``sampler.sample(generator, B, M, step) -> (u, x, y)``)."""
+    # Fused Adam: one kernel over each parameter instead of a chain of foreach ops. On a 2-core CPU the
+    # step of an NVS HyperINR (177 encoders, 85M parameters) drops from ~0.6 s to ~0.12 s.
     opt = torch.optim.Adam(
-        params, lr=fit_cfg.lr, betas=tuple(fit_cfg.betas), eps=fit_cfg.eps, weight_decay=fit_cfg.weight_decay
+        params,
+        lr=fit_cfg.lr,
+        betas=tuple(fit_cfg.betas),
+        eps=fit_cfg.eps,
+        weight_decay=fit_cfg.weight_decay,
+        fused=device.type in ("cpu", "cuda"),
     )
     use_amp = fit_cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
