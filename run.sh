@@ -46,11 +46,14 @@ ensure_venv() {
     log "installing $TORCH_SPEC"
     "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
   fi
-  local stamp="$VENV/.hyperinr-installed"
-  if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # Reinstall when the metadata or the set of packages changed (an editable install maps packages by name).
+  local stamp="$VENV/.hyperinr-installed" want
+  want=$(cat setup.cfg pyproject.toml; find . -path ./"$VENV" -prune -o -name __init__.py -print | sort)
+  want=$(printf '%s' "$want" | cksum)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing hyperinr-explorer and its test tools"
     "$VENV/bin/python" -m pip install -q -e ".[test]"
-    touch "$stamp"
+    printf '%s' "$want" > "$stamp"
   fi
 }
 

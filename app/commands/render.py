@@ -215,7 +215,22 @@ def run(args: argparse.Namespace) -> int:
             stored = shadow_model.cfg.metadata.get("tf_fingerprint")
             if stored and stored != tf.fingerprint():
                 print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
-            shadow_field = shadow_field_from_model(shadow_model, light, fast=True if args.compile else None)
+            scene = {}
+            for item in args.param:  # the scene's parameters (e.g. t) feed a time-series shadow model too
+                name, _, val = item.partition("=")
+                try:
+                    scene[name.strip()] = float(val)
+                except ValueError:
+                    raise HyperINRError(f"--param {item!r}: expected NAME=VALUE") from None
+            if args.model:
+                from hyperinr_core.hyperinr import HyperINR as _H
+
+                scene_model = _H.load(args.model)
+                full = theta_for(scene_model, args.param)
+                scene = dict(zip(scene_model.cfg.param_names, full, strict=True))
+            shadow_field = shadow_field_from_model(
+                shadow_model, light, fast=True if args.compile else None, scene_params=scene
+            )
         else:
             shadow_field = GridField(
                 shadow_volume(field, tf, light.direction(), args.shadow_resolution, progress=True)
