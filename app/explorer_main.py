@@ -13,8 +13,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", nargs="?", help="model file, bundle or dataset to open")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window once, save it and exit")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="initial parameter value")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="initial parameter value"
+    )
     p.add_argument("--light", metavar="AZ,POLAR", help="initial light direction in degrees")
+    p.add_argument("--shadow", choices=("none", "rays", "field"), help="initial shadow mode")
     return p
 
 

@@ -1,0 +1,65 @@
+"""``hyperinr-explorer``: create the Qt application and the main window, open what was asked for."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_light(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        az, polar = (float(v) for v in text.split(","))
+    except ValueError:
+        raise SystemExit(f"hyperinr-explorer: --light {text!r}: expected AZ,POLAR in degrees") from None
+    return az, polar
+
+
+def run(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.bundle import demo_bundle_path
+    from renderer.gl.canvas import ensure_app
+
+    ensure_app()
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("HyperINR Explorer")
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow()
+    light = parse_light(args.light)
+    if light:
+        win._set_light(azimuth=light[0], polar=light[1])
+    target = args.model or demo_bundle_path()
+    if target is None:
+        win.param_message.setText(
+            "No demo bundle in this installation: build it with `hyperinr demo build`, "
+            "or open a model (File > Open)."
+        )
+    for item in args.param:
+        name, _, val = item.partition("=")
+        try:
+            win.initial_params[name.strip()] = float(val)
+        except ValueError:
+            raise SystemExit(f"hyperinr-explorer: --param {item!r}: expected NAME=VALUE") from None
+    if getattr(args, "shadow", None):
+        win.shadow_combo.setCurrentText(args.shadow)
+    win.show()
+    if target is not None:
+        win.open_path(target)
+    if args.screenshot:
+        out = args.screenshot
+
+        def shoot():
+            from hyperinr_core.fileio import atomic_path
+
+            with atomic_path(out) as tmp:
+                win.grab().save(str(tmp), "PNG")
+            print(f"wrote {out}")
+            win.close()
+
+        win.first_frame.connect(lambda: QTimer.singleShot(300, shoot))
+        QTimer.singleShot(180_000, win.close)  # never hang a script
+    return qapp.exec()

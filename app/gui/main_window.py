@@ -1,0 +1,518 @@
+"""The explorer's main window: the GL path tracer in the centre, docks for parameters, light, transfer
+function and render settings, a status line, File menu with open and export.
+
+Nothing here blocks the GUI thread: model files load on a task thread, INRs are generated and decoded by the
+:class:`~app.controller.GenerationWorker`, exports render on a task thread behind a cancellable progress
+dialog. Errors become dialogs naming the problem; what is already open stays open.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.bundle import Bundle, open_any
+from app.controller import GenerationWorker, Request, Result
+from app.gui.tasks import TaskRunner
+from app.gui.widgets import FloatSlider, LightSphere, OpacityEditor
+
+SETTINGS_ORG = os.environ.get("HYPERINR_SETTINGS_ORG", "HyperINR")
+SETTINGS_APP = "Explorer"
+
+
+def settings() -> QSettings:
+    return QSettings(SETTINGS_ORG, SETTINGS_APP)
+
+
+class MainWindow(QMainWindow):
+    """The explorer window. ``open_path`` loads a bundle, model or dataset (asynchronously)."""
+
+    result_ready = Signal(object)  # Result, emitted from the worker thread, delivered on the GUI thread
+    first_frame = Signal()
+
+    def __init__(self, parent=None, interactive_resolutions=(32, 64)):
+        super().__init__(parent)
+        from renderer import Light, TransferFunction
+        from renderer.gl.canvas import PathTracerCanvas
+
+        self.setWindowTitle("HyperINR Explorer")
+        self.tasks = TaskRunner(self)
+        self.canvas = PathTracerCanvas(size=(800, 600), show=False)
+        self.setCentralWidget(self.canvas.native)
+        self.model = None
+        self.shadow_model = None
+        self.bundle: Bundle | None = None
+        self.worker: GenerationWorker | None = None
+        self.sliders: dict[str, FloatSlider] = {}
+        self.initial_params: dict[str, float] = {}  # --param values, applied when a model loads
+        self.light = Light(azimuth=45.0, polar=45.0)
+        self.tf = TransferFunction.preset("viridis")
+        self.resolutions = tuple(interactive_resolutions)
+        self.errors: list[str] = []  # every error shown, for tests and the log
+        self._shown_final = False
+        self._pending_first = True
+        self._play = QTimer(self)
+        self._play.setInterval(80)
+        self._play.timeout.connect(self._advance)
+        self.result_ready.connect(self._on_result, Qt.QueuedConnection)
+        self.canvas.events.frame_rendered.connect(self._on_frame)
+        self._build_menus()
+        self._build_docks()
+        self._build_status()
+        self.canvas.set_light(self.light)
+        self.canvas.set_transfer_function(self.tf)
+        self._restore_settings()
+
+    # -- construction ----------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        for text, key, slot in (
+            ("&Open…", QKeySequence.Open, self._open_dialog),
+            ("Export &frame…", "Ctrl+E", self._export_frame_dialog),
+            ("Export &animation…", "Ctrl+Shift+E", self._export_animation_dialog),
+            ("&Quit", QKeySequence.Quit, self.close),
+        ):
+            a = QAction(text, self)
+            a.setShortcut(key)
+            a.triggered.connect(slot)
+            m.addAction(a)
+        self.view_menu = self.menuBar().addMenu("&View")
+
+    def _dock(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(title)
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(area, d)
+        self.view_menu.addAction(d.toggleViewAction())
+        return d
+
+    def _build_docks(self) -> None:
+        from renderer.transfer import presets
+
+        # Parameters (filled when a model loads)
+        self.param_box = QWidget()
+        self.param_form = QFormLayout(self.param_box)
+        self.play_button = QToolButton()
+        self.play_button.setText("▶ Play")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._toggle_play)
+        self.param_message = QLabel("Open a model or bundle (File > Open).")
+        self.param_message.setWordWrap(True)
+        self.param_form.addRow(self.param_message)
+        self._dock("Parameters", self.param_box)
+
+        # Light and shadows
+        light = QWidget()
+        lf = QFormLayout(light)
+        self.sphere = LightSphere()
+        self.sphere.set_direction(self.light.azimuth, self.light.polar)
+        self.sphere.directionChanged.connect(self._light_from_sphere)
+        self.azimuth = FloatSlider(0, 360, self.light.azimuth, 1, "°")
+        self.polar = FloatSlider(0, 180, self.light.polar, 1, "°")
+        self.azimuth.valueChanged.connect(lambda v: self._set_light(azimuth=v))
+        self.polar.valueChanged.connect(lambda v: self._set_light(polar=v))
+        self.shadow_combo = QComboBox()
+        self.shadow_combo.addItems(["none", "rays", "field"])
+        self.shadow_combo.currentTextChanged.connect(self._set_shadow_mode)
+        self.shadow_reason = QLabel()
+        self.shadow_reason.setWordWrap(True)
+        self.shadow_reason.setStyleSheet("color: #b0a070;")
+        lf.addRow(self.sphere)
+        lf.addRow("Azimuth", self.azimuth)
+        lf.addRow("Polar", self.polar)
+        lf.addRow("Shadows", self.shadow_combo)
+        lf.addRow(self.shadow_reason)
+        self._dock("Light", light)
+
+        # Transfer function
+        tfw = QWidget()
+        tl = QVBoxLayout(tfw)
+        row = QHBoxLayout()
+        self.cmap_combo = QComboBox()
+        from renderer.transfer import COLORMAPS
+
+        self.cmap_combo.addItems(sorted(COLORMAPS))
+        self.cmap_combo.currentTextChanged.connect(self._set_colormap)
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(["preset…", *presets()])
+        self.preset_combo.activated.connect(self._apply_preset)
+        row.addWidget(QLabel("Colormap"))
+        row.addWidget(self.cmap_combo, 1)
+        row.addWidget(self.preset_combo)
+        tl.addLayout(row)
+        self.opacity = OpacityEditor(alpha_max=0.5)
+        self.opacity.pointsChanged.connect(self._set_opacity)
+        tl.addWidget(self.opacity)
+        row = QHBoxLayout()
+        for text, slot in (("Load…", self._load_tf), ("Save…", self._save_tf)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+        tl.addLayout(row)
+        self._dock("Transfer function", tfw)
+
+        # Render settings
+        rw = QWidget()
+        rf = QFormLayout(rw)
+        self.quality = QSpinBox()
+        self.quality.setRange(16, 1024)
+        self.quality.setValue(256)
+        self.quality.setSuffix(" steps/unit")
+        self.quality.valueChanged.connect(self.canvas.set_quality)
+        self.progressive = QCheckBox("accumulate samples at rest")
+        self.progressive.setChecked(True)
+        self.progressive.toggled.connect(self.canvas.set_progressive)
+        self.bg_button = QPushButton("Background…")
+        self.bg_button.clicked.connect(self._pick_background)
+        rf.addRow("Quality", self.quality)
+        rf.addRow("Progressive", self.progressive)
+        rf.addRow(self.bg_button)
+        self._dock("Render", rw)
+        self._sync_tf_widgets()
+
+    def _build_status(self) -> None:
+        self.status_label = QLabel("no model")
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+        self._stats = {"gen": 0.0, "decode": 0.0, "res": 0}
+
+    # -- opening -----------------------------------------------------------------------------------------
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open model, bundle or dataset",
+            self._last_dir(),
+            "HyperINR files (*.h5 *.json);;All files (*)",
+        )
+        if path:
+            self.open_path(path)
+
+    def _last_dir(self) -> str:
+        return str(settings().value("last_dir", str(Path.home())))
+
+    def open_path(self, path: str | os.PathLike) -> None:
+        """Load a bundle, model or dataset on a task thread; the window stays usable meanwhile."""
+        self.statusBar().showMessage(f"opening {path}…")
+
+        def load():
+            import torch
+
+            from hyperinr_core.hyperinr import HyperINR
+            from renderer.transfer import TransferFunction
+
+            kind, obj = open_any(path)
+            if kind == "dataset":
+                from hyperinr_core.data import open_dataset
+
+                with open_dataset(obj) as ds:
+                    info = (ds.task, ds.n_frames, ds.param_names)
+                if self.model is None:
+                    raise ValueError(f"{path}: a dataset is compared against a model; open a model first")
+                return kind, obj, info
+            bundle: Bundle = obj
+            with torch.no_grad():
+                model = HyperINR.load(bundle.model)
+                shadow = HyperINR.load(bundle.shadow_model) if bundle.shadow_model else None
+            if model.cfg.encoding.n_input_dims != 3:
+                raise ValueError(f"{bundle.model}: a volume model is needed (task {model.cfg.task})")
+            tf = TransferFunction.from_json(bundle.transfer_function) if bundle.transfer_function else None
+            return kind, bundle, (model, shadow, tf)
+
+        def done(value):
+            kind, obj, payload = value
+            if kind == "dataset":
+                self._open_dataset(obj)
+            else:
+                self._install(obj, *payload)
+            settings().setValue("last_dir", str(Path(path).resolve().parent))
+            self.statusBar().showMessage(f"opened {path}", 4000)
+
+        self.tasks.submit(load, done, lambda exc: self.show_error(f"Cannot open {path}", exc))
+
+    def _install(self, bundle: Bundle, model, shadow, tf) -> None:
+        if self.worker is not None:
+            self.worker.close()
+        self.bundle, self.model, self.shadow_model = bundle, model, shadow
+        self.setWindowTitle(f"HyperINR Explorer — {bundle.title or Path(bundle.model).name}")
+        if tf is not None:
+            self.tf = tf
+            self._sync_tf_widgets()
+            self.canvas.set_transfer_function(tf)
+        self._build_param_sliders()
+        self._update_shadow_availability()
+        self.worker = GenerationWorker(model, self.result_ready.emit, shadow_model=shadow)
+        self._shown_final = False
+        self.request()
+
+    def _build_param_sliders(self) -> None:
+        while self.param_form.rowCount():
+            self.param_form.removeRow(0)
+        self.sliders = {}
+        cfg = self.model.cfg
+        for name, lo, hi in zip(cfg.param_names, cfg.param_lo, cfg.param_hi, strict=True):
+            start = self.initial_params.get(name, (lo + hi) / 2 if name != "t" else lo)
+            s = FloatSlider(lo, hi, start, 3)
+            s.valueChanged.connect(lambda _v: self.request())
+            self.sliders[name] = s
+            self.param_form.addRow(name, s)
+        self.play_button = QToolButton()
+        self.play_button.setText("▶ Play")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._toggle_play)
+        self.param_form.addRow(self.play_button)
+        info = QLabel(f"{self.model.n_encoders} encoders · {cfg.encoding.n_params:,} parameters each")
+        info.setStyleSheet("color: gray;")
+        self.param_form.addRow(info)
+
+    def theta(self) -> list[float]:
+        return [self.sliders[n].value() for n in self.model.cfg.param_names]
+
+    def request(self) -> None:
+        """Ask the worker for the volume (and shadow volume) at the current parameters and light."""
+        if self.worker is None:
+            return
+        want_shadow = self.shadow_model is not None and self.shadow_combo.currentText() == "field"
+        light = (self.light.azimuth, self.light.polar) if want_shadow else None
+        self.worker.request(Request(self.theta(), light, self.resolutions))
+
+    def _on_result(self, r: Result) -> None:
+        if r.error:
+            self.show_error("Generating the volume failed", r.error)
+            return
+        self.canvas.set_volume(r.volume)
+        if r.shadow is not None:
+            self.canvas.set_shadow_volume(r.shadow)
+        self._stats.update(gen=r.generate_ms, decode=r.decode_ms + r.shadow_ms, res=r.resolution)
+        self._shown_final = r.final
+        self._update_status()
+        if self._pending_first and r.final:
+            self._histogram_from(r.volume)
+
+    def _histogram_from(self, volume: np.ndarray) -> None:
+        counts, _ = np.histogram(np.asarray(volume, np.float32), bins=64, range=(0.0, 1.0))
+        self.opacity.set_histogram(counts)
+
+    def _on_frame(self, event) -> None:
+        self._update_status()
+        if self._pending_first and self._shown_final and not event.interactive and event.spp >= 4:
+            self._pending_first = False
+            self.first_frame.emit()
+
+    def _update_status(self) -> None:
+        s = self._stats
+        self.status_label.setText(
+            f"generate {s['gen']:.2f} ms · decode {s['decode']:.0f} ms ({s['res']}³) · "
+            f"frame {self.canvas.last_frame_ms:.0f} ms · {self.canvas.spp} spp"
+        )
+
+    # -- parameters ----------------------------------------------------------------------------------------
+    def _toggle_play(self, on: bool) -> None:
+        self.play_button.setText("⏸ Pause" if on else "▶ Play")
+        self._play.start() if on else self._play.stop()
+
+    def _advance(self) -> None:
+        if not self.sliders:
+            return
+        s = next(iter(self.sliders.values()))
+        s.setValue(s.lo if s.value() >= s.hi else s.value() + (s.hi - s.lo) / 100)
+
+    def keyPressEvent(self, event) -> None:
+        if self.sliders and event.key() in (Qt.Key_Left, Qt.Key_Right):
+            next(iter(self.sliders.values())).step(1 if event.key() == Qt.Key_Right else -1)
+        else:
+            super().keyPressEvent(event)
+
+    # -- light and shadows ---------------------------------------------------------------------------------
+    def _light_from_sphere(self, az: float, polar: float) -> None:
+        self._set_light(azimuth=az, polar=polar)
+
+    def _set_light(self, **kw) -> None:
+        self.light = replace(self.light, **kw)
+        for w, v in ((self.azimuth, self.light.azimuth), (self.polar, self.light.polar)):
+            w.blockSignals(True)
+            w.setValue(v)
+            w._sync(v)
+            w.blockSignals(False)
+        self.sphere.set_direction(self.light.azimuth, self.light.polar)
+        self.canvas.set_light(self.light)
+        if self.shadow_combo.currentText() == "field":
+            self.request()
+
+    def field_unavailable_reason(self) -> str | None:
+        if self.shadow_model is None:
+            return "Shadow field needs a shadow model (open a bundle that has one)."
+        made_for = self.shadow_model.cfg.metadata.get("tf_fingerprint")
+        if made_for and made_for != self.tf.fingerprint():
+            return "The shadow model was made for another transfer function; use rays, or reload its TF."
+        return None
+
+    def _update_shadow_availability(self) -> None:
+        reason = self.field_unavailable_reason()
+        item = self.shadow_combo.model().item(2)
+        item.setEnabled(reason is None)
+        item.setToolTip(reason or "one shadow-INR lookup per sample")
+        self.shadow_reason.setText(reason or "")
+        if reason and self.shadow_combo.currentText() == "field":
+            self.shadow_combo.setCurrentText("none")
+
+    def _set_shadow_mode(self, mode: str) -> None:
+        self.canvas.set_shadow_mode(mode)
+        if mode == "field":
+            self.request()
+
+    # -- transfer function ---------------------------------------------------------------------------------
+    def _sync_tf_widgets(self) -> None:
+        for w in (self.cmap_combo, self.opacity):
+            w.blockSignals(True)
+        self.cmap_combo.setCurrentText(self.tf.colormap)
+        self.opacity.set_points(self.tf.opacity)
+        self.opacity.set_colors(self.tf.colors(np.linspace(0, 1, 64)))
+        for w in (self.cmap_combo, self.opacity):
+            w.blockSignals(False)
+
+    def set_transfer_function(self, tf) -> None:
+        self.tf = tf
+        self.canvas.set_transfer_function(tf)
+        self._update_shadow_availability()
+
+    def _set_colormap(self, name: str) -> None:
+        self.set_transfer_function(replace(self.tf, colormap=name))
+        self.opacity.set_colors(self.tf.colors(np.linspace(0, 1, 64)))
+
+    def _set_opacity(self, points: list) -> None:
+        self.set_transfer_function(self.tf.with_opacity(points))
+
+    def _apply_preset(self, index: int) -> None:
+        from renderer.transfer import TransferFunction
+
+        if index <= 0:
+            return
+        self.set_transfer_function(TransferFunction.preset(self.preset_combo.itemText(index)))
+        self._sync_tf_widgets()
+        self.preset_combo.setCurrentIndex(0)
+
+    def _load_tf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load transfer function", self._last_dir(), "JSON (*.json)"
+        )
+        if not path:
+            return
+        from renderer.transfer import TransferFunction
+
+        try:
+            tf = TransferFunction.from_json(path)
+        except Exception as exc:
+            self.show_error("Cannot load the transfer function", exc)
+            return
+        self.set_transfer_function(tf)
+        self._sync_tf_widgets()
+
+    def _save_tf(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save transfer function", self._last_dir(), "JSON (*.json)"
+        )
+        if path:
+            tf = self.tf
+            self.tasks.submit(
+                lambda: tf.to_json(path),
+                lambda _v: None,
+                lambda exc: self.show_error("Cannot save the transfer function", exc),
+            )
+
+    def _pick_background(self) -> None:
+        c = QColorDialog.getColor(QColor(20, 20, 26), self, "Background")
+        if c.isValid():
+            self.canvas.set_background((c.redF(), c.greenF(), c.blueF()))
+
+    # -- datasets ------------------------------------------------------------------------------------------
+    def _open_dataset(self, path) -> None:
+        from app.gui.compare import CompareDock
+
+        dock = CompareDock(self, path)
+        self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+
+    # -- export --------------------------------------------------------------------------------------------
+    def export_scene(self):
+        from app.export import ExportScene
+
+        if self.model is None:
+            raise ValueError("nothing to export: open a model first")
+        mode = self.shadow_combo.currentText()
+        return ExportScene(
+            self.model,
+            self.theta(),
+            self.tf,
+            self.canvas.camera,
+            self.light,
+            mode,
+            self.shadow_model if mode == "field" else None,
+            background=self.canvas.tracer.settings.background,
+        )
+
+    def _export_frame_dialog(self) -> None:
+        from app.gui.export_dialogs import ExportFrameDialog
+
+        if self.model is None:
+            self.show_error("Nothing to export", "open a model first")
+            return
+        ExportFrameDialog(self).exec()
+
+    def _export_animation_dialog(self) -> None:
+        from app.gui.export_dialogs import ExportAnimationDialog
+
+        if self.model is None:
+            self.show_error("Nothing to export", "open a model first")
+            return
+        ExportAnimationDialog(self).exec()
+
+    # -- errors, settings, closing -------------------------------------------------------------------------
+    def show_error(self, title: str, exc) -> None:
+        msg = str(exc) if not isinstance(exc, MemoryError) else "out of memory"
+        self.errors.append(f"{title}: {msg}")
+        self.statusBar().showMessage(f"{title}: {msg}", 8000)
+        QMessageBox.critical(self, title, msg)
+
+    def _restore_settings(self) -> None:
+        s = settings()
+        geo, state = s.value("geometry"), s.value("window_state")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        s = settings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("window_state", self.saveState())
+        self._play.stop()
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+        self.tasks.shutdown()
+        self.canvas.events.frame_rendered.disconnect(self._on_frame)
+        super().closeEvent(event)
+        self.canvas.close()
