@@ -184,6 +184,8 @@ def _run_series(args, device, tf, polar_range, names, lo, hi) -> int:
         train_mask=train,
         attrs=_attrs(args, tf),
     )
-    print(f"wrote {args.out}: {n} shadow volumes of {args.resolution}^3 over ({args.scene_param}, light) "
-          f"({int(train.sum())} for training)")
+    print(
+        f"wrote {args.out}: {n} shadow volumes of {args.resolution}^3 over ({args.scene_param}, light) "
+        f"({int(train.sum())} for training)"
+    )
     return 0
