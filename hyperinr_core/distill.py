@@ -120,32 +120,35 @@ class Preset:
         return d
 
 
-PRESETS: dict[str, Preset] = {
-    "cpu": Preset(
-        name="cpu",
-        teacher=CoordNetConfig(encoder_widths=[32, 64, 128], n_hidden_blocks=3),
-        teacher_fit=FitConfig(
-            lr=3e-4,
-            eps=1e-8,
-            weight_decay=1e-6,
-            batch_frames=16,
-            batch_points=2048,
-            loss="l2",
-            decay_fraction=0.4,
-            final_lr_factor=0.05,
-        ),
-        teacher_minutes=13.0,
-        teacher_steps=None,
-        encoding=HashGridConfig(3, 8, 4, 15, 4, 2.0),
-        mlp_neurons=64,
-        mlp_hidden_layers=4,
-        encoders_per_train_frame=1.0,
-        distill_samples=40,
-        distill_fit=FitConfig(lr=1e-3, batch_frames=4, batch_points=16384),
-        distill_minutes=9.0,
-        distill_steps=None,
-        pipeline_minutes=27.0,
+_CPU = Preset(
+    name="cpu",
+    teacher=CoordNetConfig(encoder_widths=[32, 64, 128], n_hidden_blocks=3),
+    teacher_fit=FitConfig(
+        lr=3e-4,
+        eps=1e-8,
+        weight_decay=1e-6,
+        batch_frames=16,
+        batch_points=2048,
+        loss="l2",
+        amp=False,  # sine layers at omega_0 = 30 need float32 arguments
+        decay_fraction=0.4,
+        final_lr_factor=0.05,
     ),
+    teacher_minutes=13.0,
+    teacher_steps=None,
+    encoding=HashGridConfig(3, 8, 4, 15, 4, 2.0),
+    mlp_neurons=64,
+    mlp_hidden_layers=4,
+    encoders_per_train_frame=1.0,
+    distill_samples=40,
+    distill_fit=FitConfig(lr=1e-3, batch_frames=4, batch_points=16384),
+    distill_minutes=9.0,
+    distill_steps=None,
+    pipeline_minutes=27.0,
+)
+
+PRESETS: dict[str, Preset] = {
+    "cpu": _CPU,
     "paper": Preset(
         name="paper",
         teacher=CoordNetConfig(),
@@ -156,6 +159,7 @@ PRESETS: dict[str, Preset] = {
             batch_frames=32,
             batch_points=8192,
             loss="l2",
+            amp=False,  # sine layers at omega_0 = 30 need float32 arguments
             decay_fraction=0.2,
             final_lr_factor=0.1,
         ),
@@ -169,6 +173,29 @@ PRESETS: dict[str, Preset] = {
         distill_fit=FitConfig(lr=1e-3, batch_frames=8, batch_points=65536),
         distill_minutes=None,
         distill_steps=50_000,
+    ),
+    # The bundled demo (``hyperinr demo build``): the cpu preset with encoders small enough that 20 of them
+    # fit the bundle (6 levels up to 128^3, F = 2: 206k parameters each instead of the paper's 674k).
+    "demo": replace(
+        _CPU,
+        name="demo",
+        encoding=HashGridConfig(3, 6, 2, 15, 4, 2.0),
+        pipeline_minutes=24.0,
+        teacher_minutes=12.0,
+        distill_minutes=8.0,
+    ),
+    # The demo's shadow model over (t, azimuth, polar): shadows are smooth, so small encoders suffice and
+    # many of them cover the 3-D parameter space (direct training on the shadow volumes).
+    "demo-shadow": replace(
+        _CPU,
+        name="demo-shadow",
+        encoding=HashGridConfig(3, 4, 2, 12, 4, 2.0),
+        mlp_neurons=32,
+        mlp_hidden_layers=2,
+        encoders_per_train_frame=0.6,
+        distill_fit=FitConfig(lr=1e-3, batch_frames=8, batch_points=8192),
+        distill_minutes=8.0,
+        pipeline_minutes=8.0,
     ),
     # Seconds, not minutes: smoke tests of the whole pipeline (and the test suite).
     "tiny": Preset(

@@ -17,16 +17,21 @@ import argparse
 import time
 
 
-def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+def _common(
+    p: argparse.ArgumentParser,
+    out_help: str,
+    steps_help: str = "training budget in optimizer steps",
+    minutes_help: str = "training budget in minutes",
+) -> None:
     p.add_argument("--data", required=True, metavar="D.h5", help="dataset file (hyperinr data import/demo)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.h5", help=out_help)
     p.add_argument(
         "--preset",
-        choices=("cpu", "paper", "tiny"),
+        choices=("cpu", "paper", "tiny", "demo", "demo-shadow"),
         help="model sizes and budgets (default: cpu on a CPU, paper on CUDA; tiny: a smoke test in seconds)",
     )
-    p.add_argument("--steps", type=int, metavar="N", help="training budget in optimizer steps")
-    p.add_argument("--minutes", type=float, metavar="M", help="training budget in minutes")
+    p.add_argument("--steps", type=int, metavar="N", help=steps_help)
+    p.add_argument("--minutes", type=float, metavar="M", help=minutes_help)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", metavar="DEV", help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to OUT")
@@ -101,7 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="the whole pipeline: teacher, distillation set, HyperINR",
-        description=__doc__.splitlines()[0].replace("``", ""),
+        description="Train a HyperINR from a dataset in one go: CoordNet teacher, distillation set, "
+        "distillation (or --direct training, or the --baseline hashinr).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  hyperinr data demo tgv -o tgv.h5 && hyperinr train --data tgv.h5 -o tgv_model.h5\n"
@@ -109,7 +115,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  hyperinr train --data tgv.h5 -o hash.h5 --baseline hashinr --minutes 5\n"
         "  hyperinr evaluate --model tgv_model.h5 --data tgv.h5 --teacher tgv_model.teacher.h5",
     )
-    _common(p, "model file to write (the teacher goes to OUT.teacher.h5)")
+    _common(
+        p,
+        "model file to write (the teacher goes to OUT.teacher.h5)",
+        "distillation budget in steps (the teacher's: --teacher-steps)",
+        "total budget of the pipeline in minutes (default: the preset's; cpu: 27)",
+    )
     p.add_argument("--direct", action="store_true", help="no teacher: train the HyperINR on the data")
     p.add_argument("--baseline", choices=("hashinr",), help="train a baseline model instead of a HyperINR")
     p.add_argument("--teacher-out", metavar="T.h5", help="where the teacher goes (default OUT.teacher.h5)")
