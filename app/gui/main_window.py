@@ -42,6 +42,12 @@ SETTINGS_ORG = os.environ.get("HYPERINR_SETTINGS_ORG", "HyperINR")
 SETTINGS_APP = "Explorer"
 
 
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def settings() -> QSettings:
     return QSettings(SETTINGS_ORG, SETTINGS_APP)
 
@@ -58,7 +64,9 @@ class MainWindow(QMainWindow):
         from renderer.gl.canvas import PathTracerCanvas
 
         self.setWindowTitle("HyperINR Explorer")
-        self.tasks = TaskRunner(self)
+        # One torch thread per pool thread: the GUI thread and the software GL rasteriser need the other core,
+        # and OpenMP threads competing for busy cores run many times slower than one thread.
+        self.tasks = TaskRunner(self, thread_init=_one_torch_thread)
         self.canvas = PathTracerCanvas(size=(800, 600), show=False)
         self.setCentralWidget(self.canvas.native)
         self.model = None
@@ -235,6 +243,8 @@ class MainWindow(QMainWindow):
             with torch.no_grad():
                 model = HyperINR.load(bundle.model)
                 shadow = HyperINR.load(bundle.shadow_model) if bundle.shadow_model else None
+            if model.cfg.task == "nvs" and model.cfg.encoding.n_input_dims == 2:
+                return "nvs", bundle, (model,)  # an image model: shown by app.gui.nvs_view
             if model.cfg.encoding.n_input_dims != 3:
                 raise ValueError(f"{bundle.model}: a volume model is needed (task {model.cfg.task})")
             tf = TransferFunction.from_json(bundle.transfer_function) if bundle.transfer_function else None
@@ -244,6 +254,10 @@ class MainWindow(QMainWindow):
             kind, obj, payload = value
             if kind == "dataset":
                 self._open_dataset(obj)
+            elif kind == "nvs":
+                from app.gui.nvs_view import show_nvs_model
+
+                show_nvs_model(self, obj, *payload)
             else:
                 self._install(obj, *payload)
             settings().setValue("last_dir", str(Path(path).resolve().parent))
@@ -252,6 +266,10 @@ class MainWindow(QMainWindow):
         self.tasks.submit(load, done, lambda exc: self.show_error(f"Cannot open {path}", exc))
 
     def _install(self, bundle: Bundle, model, shadow, tf) -> None:
+        if getattr(self, "nvs_view", None) is not None:
+            from app.gui.nvs_view import show_volume_canvas
+
+            show_volume_canvas(self)
         if self.worker is not None:
             self.worker.close()
         self.bundle, self.model, self.shadow_model = bundle, model, shadow
@@ -512,6 +530,8 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+        if getattr(self, "nvs_view", None) is not None:
+            self.nvs_view.close_worker()
         self.tasks.shutdown()
         self.canvas.events.frame_rendered.disconnect(self._on_frame)
         super().closeEvent(event)
