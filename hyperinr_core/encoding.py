@@ -34,8 +34,9 @@ __all__ = ["HashGridConfig", "hash_encode", "HashGrid", "PRIMES", "DEFAULT_CHUNK
 #: tcnn's coherent prime hash factors (first is 1 so the lowest dimension stays coherent in memory).
 PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
 
-#: Points per chunk in :func:`hash_encode`; bounds the temporaries to roughly 0.4 KiB per point per level.
-DEFAULT_CHUNK = 1 << 18
+#: Points per chunk in :func:`hash_encode`: bounds the temporaries, and keeps them in cache (measured
+#: fastest on a 2-core CPU: 16k points ran 3x faster than 256k).
+DEFAULT_CHUNK = 1 << 14
 
 
 @dataclass(frozen=True)

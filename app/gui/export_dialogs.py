@@ -40,12 +40,21 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
     bridge = _ProgressBridge(dlg)
     bridge.progress.connect(lambda d, t: dlg.setValue(int(100 * d / max(t, 1))))
 
-    def done(value):
+    # The path tracer would compete with the export for the CPU: stop refining while the export runs.
+    canvas = window.canvas
+    was_progressive = canvas.progressive
+    canvas.set_progressive(False)
+
+    def finish():
         dlg.close()
+        canvas.set_progressive(was_progressive)
+
+    def done(value):
+        finish()
         on_done(value)
 
     def failed(exc):
-        dlg.close()
+        finish()
         if isinstance(exc, Cancelled):
             window.statusBar().showMessage("export cancelled; nothing was written", 5000)
         else:

@@ -1,0 +1,130 @@
+"""``hyperinr export-frame`` / ``hyperinr export-animation``: the explorer's exports, headless."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _scene_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="HyperINR model file")
+    p.add_argument("--bundle", help="bundle manifest (model + shadow model + TF); instead of --model")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="model parameter")
+    p.add_argument("--tf", help="transfer function preset or JSON (default: the bundle's, else viridis)")
+    p.add_argument("--camera", default="30,20,2.2", metavar="AZ,EL[,DIST]")
+    p.add_argument("--light", default="45,45", metavar="AZ,POLAR")
+    p.add_argument("--shadow", choices=("none", "rays", "field"), default="none")
+    p.add_argument("--shadow-model", help="shadow HyperINR (default: the bundle's)")
+    p.add_argument("--size", default="800x600", metavar="WxH")
+    p.add_argument("--spp", type=int, default=64)
+    p.add_argument("--out", required=True)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("export-frame", help="path-trace one frame of a model to a PNG")
+    _scene_args(f)
+    f.set_defaults(func=run_frame)
+    a = sub.add_parser("export-animation", help="path-trace a parameter/light/orbit sweep to MP4 or PNGs")
+    _scene_args(a)
+    a.add_argument(
+        "--sweep", required=True, metavar="KIND[:NAME]", help="param:NAME, azimuth, polar or orbit"
+    )
+    a.add_argument("--range", required=True, metavar="FROM,TO", help="sweep values (user units / degrees)")
+    a.add_argument("--frames", type=int, default=48)
+    a.add_argument("--fps", type=float, default=12.0)
+    a.set_defaults(func=run_animation)
+
+
+def _floats(text: str, n: tuple[int, ...], what: str) -> list[float]:
+    from hyperinr_core.errors import HyperINRError
+
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) not in n:
+        raise HyperINRError(f"{what} {text!r}: expected {' or '.join(map(str, n))} comma-separated numbers")
+    return vals
+
+
+def build_scene(args: argparse.Namespace):
+    from app.bundle import load_bundle
+    from app.commands.render import theta_for
+    from app.export import ExportScene
+    from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.hyperinr import HyperINR
+    from renderer import Camera, Light, TransferFunction
+
+    model_path, shadow_path, tf = args.model, args.shadow_model, None
+    if args.bundle:
+        b = load_bundle(args.bundle)
+        model_path, shadow_path = b.model, shadow_path or b.shadow_model
+        tf = TransferFunction.from_json(b.transfer_function) if b.transfer_function else None
+    if not model_path:
+        raise HyperINRError("give --model or --bundle")
+    if args.tf:
+        tf = TransferFunction.load(args.tf)
+    tf = tf or TransferFunction.preset("viridis")
+    model = HyperINR.load(model_path)
+    shadow = HyperINR.load(shadow_path) if (shadow_path and args.shadow == "field") else None
+    cam = _floats(args.camera, (2, 3), "--camera")
+    az, polar = _floats(args.light, (2,), "--light")
+    return ExportScene(
+        model,
+        theta_for(model, args.param),
+        tf,
+        Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else 2.2),
+        Light(azimuth=az, polar=polar),
+        args.shadow,
+        shadow,
+    )
+
+
+def _size(text: str) -> tuple[int, int]:
+    from app.commands.render import parse_size
+
+    return parse_size(text)
+
+
+def _progress(total_label: str):
+    from tqdm import tqdm
+
+    bar = tqdm(desc=total_label, unit="spp")
+
+    def update(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+def run_frame(args: argparse.Namespace) -> int:
+    from app.export import export_frame
+
+    scene = build_scene(args)
+    bar, update = _progress("export frame")
+    with bar:
+        export_frame(scene, args.out, _size(args.size), args.spp, update)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_animation(args: argparse.Namespace) -> int:
+    from app.export import Sweep, export_animation
+
+    scene = build_scene(args)
+    kind, _, name = args.sweep.partition(":")
+    start, stop = _floats(args.range, (2,), "--range")
+    bar, update = _progress("export animation")
+    with bar:
+        export_animation(
+            scene,
+            Sweep(kind, start, stop, args.frames, name),
+            args.out,
+            _size(args.size),
+            args.spp,
+            args.fps,
+            update,
+        )
+    print(f"wrote {args.out}")
+    return 0

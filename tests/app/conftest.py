@@ -1,0 +1,78 @@
+"""Explorer tests: pytest-qt under Xvfb (a GL canvas needs a display; without one they fail, never skip)."""
+
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+# Keep the user's settings untouched: the explorer reads this at import.
+os.environ["HYPERINR_SETTINGS_ORG"] = "HyperINR-tests"
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    """A tiny bundle: a scalar HyperINR over t with clearly different encoders, a shadow HyperINR over
+    (t, azimuth, polar) made for the bundle's TF, and that TF."""
+    from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
+    from renderer.transfer import TransferFunction
+
+    d = tmp_path_factory.mktemp("bundle")
+    g = torch.Generator().manual_seed(0)
+    enc = HashGridConfig(3, 3, 2, 10, 4, 2.0)
+    scene = HyperINR(HyperINRConfig(enc, MLPConfig(6, 1, 16, 2), ["t"], [0.0], [10.0]),
+                     np.linspace(0, 1, 3)[:, None], generator=g)
+    with torch.no_grad():
+        scene.encoder_params.normal_(0.0, 1.5, generator=g)
+        scene.mlp.params.mul_(2.5)  # ReLU MLP of 3 layers: outputs x15, so the values span [0, 1]
+    scene.save(d / "scene.h5")
+    tf = TransferFunction("magma", [(0.0, 0.0), (0.3, 0.0), (1.0, 0.4)])
+    tf.to_json(d / "tf.json")
+    senc = HashGridConfig(3, 2, 2, 8, 4, 2.0)
+    shadow = HyperINR(
+        HyperINRConfig(senc, MLPConfig(4, 1, 16, 2), ["t", "azimuth", "polar"], [0, 0, 0], [10, 360, 180],
+                       k_neighbours=4, metadata={"tf_fingerprint": tf.fingerprint()}),
+        np.random.default_rng(0).uniform(0, 1, (10, 3)), generator=g,
+    )
+    with torch.no_grad():
+        shadow.encoder_params.normal_(0.0, 3.0, generator=g)
+        shadow.mlp.params.mul_(2.5)
+    shadow.save(d / "shadow.h5")
+    manifest = {"format": "hyperinr-bundle", "version": 1, "title": "test", "model": "scene.h5",
+                "shadow_model": "shadow.h5", "transfer_function": "tf.json"}
+    (d / "bundle.json").write_text(json.dumps(manifest))
+    return d / "bundle.json"
+
+
+@pytest.fixture
+def window(qtbot, bundle, monkeypatch):
+    """The main window on the test bundle, after its first full frame; checks for leaks when closed."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        pytest.fail("no display for the explorer's GL canvas: run under xvfb-run")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text)))
+    threads_before = {t.ident for t in threading.enumerate()}
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(interactive_resolutions=(16, 24))
+    win.dialogs = shown
+    win.canvas.max_spp = 16  # keep the progressive refinement short: the tests share two cores
+    win.resize(900, 600)
+    win.show()
+    with qtbot.waitSignal(win.first_frame, timeout=60000):
+        win.open_path(bundle)
+    yield win
+    win.close()
+    qtbot.wait(50)
+    # No leaked worker threads, pool threads or top-level widgets once the window is closed.
+    assert win.worker is None
+    assert win.tasks.pool.activeThreadCount() == 0
+    assert not win._play.isActive()
+    leaked = [t for t in threading.enumerate() if t.ident not in threads_before and t.name.startswith("hyperinr")]
+    assert not leaked, leaked
+    visible = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+    assert not visible, visible

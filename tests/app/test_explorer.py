@@ -1,0 +1,113 @@
+"""The explorer window on a tiny bundle: scrubbing, light, TF, exports, errors."""
+
+import numpy as np
+import pytest
+
+
+def snapshot(win, spp=2):
+    """The canvas' current scene rendered offscreen through the same GL program (deterministic)."""
+    return win.canvas.render_image(48, 36, spp=spp).astype(np.float32)
+
+
+def wait_final(qtbot, win):
+    with qtbot.waitSignal(win.result_ready, timeout=30000, check_params_cb=lambda r: r.final):
+        pass
+
+
+def test_window_opens_on_the_bundle(window):
+    assert list(window.sliders) == ["t"]
+    assert window.windowTitle().endswith("test")
+    assert window.field_unavailable_reason() is None  # the shadow model matches the bundle's TF
+    assert "generate" in window.status_label.text() and "spp" in window.status_label.text()
+    assert window.canvas.spp >= 4
+
+
+def test_timestep_slider_changes_the_image(qtbot, window):
+    before = snapshot(window)
+    with qtbot.waitSignal(window.result_ready, timeout=30000, check_params_cb=lambda r: r.final):
+        window.sliders["t"].setValue(7.5)
+    assert np.abs(snapshot(window) - before).mean() > 0.5
+
+
+def test_moving_the_light_changes_the_shadowed_image(qtbot, window):
+    window.shadow_combo.setCurrentText("field")
+    wait_final(qtbot, window)
+    before = snapshot(window)
+    with qtbot.waitSignal(window.result_ready, timeout=30000, check_params_cb=lambda r: r.shadow is not None):
+        window.azimuth.setValue(200.0)
+    assert window.light.azimuth == pytest.approx(200.0)
+    assert np.abs(snapshot(window) - before).mean() > 0.1
+
+
+def test_editing_the_tf_changes_the_image_and_can_disable_field_shadows(window):
+    window.shadow_combo.setCurrentText("field")
+    before = snapshot(window)
+    window.opacity.set_points([(0.0, 0.0), (0.1, 0.3), (1.0, 0.5)], emit=True)
+    assert np.abs(snapshot(window) - before).mean() > 0.5
+    # The shadow model was made for the bundle's TF: field shadows are no longer offered, and it says why.
+    assert window.field_unavailable_reason() is not None
+    assert window.shadow_combo.currentText() == "none"
+    assert "transfer function" in window.shadow_reason.text()
+
+
+def test_export_frame_writes_a_png_of_the_requested_size(qtbot, window, tmp_path):
+    import imageio.v3 as iio
+
+    from app.gui.export_dialogs import ExportFrameDialog
+
+    dlg = ExportFrameDialog(window)
+    dlg.width_.setValue(40)
+    dlg.height_.setValue(30)
+    dlg.spp.setValue(2)
+    out = tmp_path / "frame.png"
+    dlg.path.setText(str(out))
+    dlg.start()
+    qtbot.waitUntil(out.exists, timeout=60000)
+    assert iio.imread(out).shape == (30, 40, 3)
+
+
+def test_export_animation_frame_count_and_cancel_leaves_nothing(qtbot, window, tmp_path):
+    import imageio.v3 as iio
+
+    from app.gui.export_dialogs import ExportAnimationDialog
+
+    def dialog(path, frames):
+        d = ExportAnimationDialog(window)
+        d.kind.setCurrentIndex(0)  # parameter t
+        d.frames.setValue(frames)
+        d.width_.setValue(32)
+        d.height_.setValue(24)
+        d.spp.setValue(1)
+        d.path.setText(str(path))
+        return d
+
+    out = tmp_path / "anim.mp4"
+    dialog(out, 3).start()
+    qtbot.waitUntil(out.exists, timeout=120000)
+    assert iio.imread(out).shape[0] == 3
+    # Cancel right away: no file, no temporary left behind.
+    cancelled = tmp_path / "cancelled.mp4"
+    dialog(cancelled, 200).start()
+    window.export_progress.canceled.emit()  # what clicking Cancel does
+    qtbot.waitUntil(lambda: window.tasks.pool.activeThreadCount() == 0, timeout=120000)
+    assert not cancelled.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.mp4"]
+
+
+def test_corrupt_file_shows_an_error_and_the_window_keeps_working(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: bool(window.dialogs), timeout=20000)
+    title, text = window.dialogs[-1]
+    assert str(bad) in text
+    assert window.model is not None  # what was open is still open
+    with qtbot.waitSignal(window.result_ready, timeout=30000):
+        window.sliders["t"].setValue(2.0)
+
+
+def test_dataset_of_the_wrong_kind_is_an_error_not_a_crash(qtbot, window, tmp_path):
+    (tmp_path / "x.json").write_text('{"format": "something-else"}')
+    window.open_path(tmp_path / "x.json")
+    qtbot.waitUntil(lambda: bool(window.dialogs), timeout=20000)
+    assert "not a HyperINR bundle" in window.dialogs[-1][1]
