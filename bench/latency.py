@@ -1,0 +1,118 @@
+"""GUI responsiveness of the explorer while the timestep slider is dragged continuously.
+
+Opens the main window on a bundle (default: the bundled demo), moves the first parameter slider every
+``--drag-ms`` for ``--seconds``, and measures event-loop latency: a 10 ms QTimer's lateness (actual minus
+expected interval). Also counts how many volumes were shown. Needs a display with OpenGL; without one it
+re-runs itself under ``xvfb-run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+
+def run(bundle: str | None, seconds: float, drag_ms: int) -> dict:
+    import numpy as np
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.bundle import demo_bundle_path
+    from bench._common import machine_info
+    from renderer.gl.canvas import ensure_app
+
+    ensure_app()
+    qapp = QApplication.instance() or QApplication([])
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow()
+    win.resize(1280, 800)
+    win.show()
+    target = bundle or demo_bundle_path()
+    if target is None:
+        raise SystemExit("no bundle given and no demo bundle installed")
+    ready = []
+    win.first_frame.connect(lambda: ready.append(True))
+    win.open_path(target)
+    t_end = time.perf_counter() + 120
+    while not ready and time.perf_counter() < t_end:
+        qapp.processEvents()
+        time.sleep(0.005)
+    slider = next(iter(win.sliders.values()))
+    shown = []
+    win.result_ready.connect(lambda r: shown.append(r.resolution))
+    lateness, last = [], [time.perf_counter()]
+    tick = QTimer()
+    tick.setInterval(10)
+
+    def on_tick():
+        now = time.perf_counter()
+        lateness.append((now - last[0]) * 1e3 - 10.0)
+        last[0] = now
+
+    tick.timeout.connect(on_tick)
+    drag = QTimer()
+    drag.setInterval(drag_ms)
+    direction = [1]
+
+    def on_drag():
+        if slider.value() >= slider.hi or slider.value() <= slider.lo:
+            direction[0] *= -1
+        slider.setValue(slider.value() + direction[0] * (slider.hi - slider.lo) / 200)
+
+    drag.timeout.connect(on_drag)
+    tick.start()
+    drag.start()
+    stop = time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        qapp.processEvents()
+        time.sleep(0.001)
+    tick.stop()
+    drag.stop()
+    win.close()
+    lat = np.maximum(np.asarray(lateness[1:]), 0.0)
+    return {
+        "benchmark": "latency",
+        "machine": machine_info(),
+        "seconds": seconds,
+        "drag_interval_ms": drag_ms,
+        "event_loop_lateness_ms": {
+            "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)),
+            "max": float(lat.max()),
+            "samples": int(lat.size),
+        },
+        "volumes_shown_per_s": len(shown) / seconds,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="hyperinr bench latency", description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", help="bundle or model to open (default: the bundled demo)")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--drag-ms", type=int, default=16, help="interval of slider moves (default 16 ms)")
+    ap.add_argument("--out", help="also write the JSON here")
+    args = ap.parse_args(argv)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        xvfb = shutil.which("xvfb-run")
+        if xvfb is None:
+            from hyperinr_core.errors import HyperINRError
+
+            raise HyperINRError("no display and no xvfb-run: the latency benchmark needs OpenGL")
+        argv = list(sys.argv[1:] if argv is None else argv)
+        cmd = [xvfb, "-a", "-s", "-screen 0 1600x1200x24", sys.executable, "-m", "bench.latency", *argv]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+        return subprocess.call(cmd, env=env)
+    from bench._common import emit
+
+    emit(run(args.bundle, args.seconds, args.drag_ms), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
