@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
         self.sliders = {}
         cfg = self.model.cfg
         for name, lo, hi in zip(cfg.param_names, cfg.param_lo, cfg.param_hi, strict=True):
-            start = self.initial_params.get(name, (lo + hi) / 2 if name != "t" else lo)
+            start = self.initial_params.get(name, (lo + hi) / 2)  # mid-series: where the flow is developed
             s = FloatSlider(lo, hi, start, 3)
             s.valueChanged.connect(lambda _v: self.request())
             self.sliders[name] = s
