@@ -6,6 +6,9 @@ import argparse
 import sys
 
 
+SCREENSHOT_TIMEOUT_S = 600
+
+
 def parse_light(text: str | None) -> tuple[float, float] | None:
     if not text:
         return None
@@ -61,5 +64,13 @@ def run(args: argparse.Namespace) -> int:
             win.close()
 
         win.first_frame.connect(lambda: QTimer.singleShot(300, shoot))
-        QTimer.singleShot(180_000, win.close)  # never hang a script
+
+        def give_up():
+            # Never hang a script; say so instead of exiting quietly (a cold torch.compile cache on a busy
+            # machine can take minutes before the first full frame).
+            print(f"hyperinr-explorer: no full frame within {SCREENSHOT_TIMEOUT_S} s; {out} not written",
+                  file=sys.stderr)
+            qapp.exit(1)
+
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, give_up)
     return qapp.exec()
