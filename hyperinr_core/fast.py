@@ -4,6 +4,10 @@
 - Otherwise: the reference hash grid + MLP under ``torch.compile`` (one fused loop for the index/weight
   arithmetic; ~1.8x on this 2-core CPU, see ``bench/inference.py``), in fixed-size chunks so it compiles once.
   Falls back to eager torch if compilation is unavailable (no C++ compiler) or fails.
+- ``background=True`` compiles on a background thread and evaluates eagerly until the compiled graph is
+  ready: compiling takes 20 s or more on a cold cache with a busy 2-core CPU, and an interactive viewer must
+  show its first frame long before that. :func:`shared_evaluator` keeps one evaluator per shape for the whole
+  process, so a compiled graph (and its warm-up thread) is shared by every window and decoder.
 - ``mlp_dtype=torch.bfloat16`` runs the MLP in bf16 (AMX on recent CPUs); off by default because its error
   (~2e-3 of the value range) is above the 1e-3 the decoder promises.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import torch
 from torch import Tensor
@@ -21,7 +26,7 @@ from .encoding import HashGridConfig, _corner_indices_and_weights, _DeviceTables
 from .inr import INR
 from .mlp import MLPConfig, mlp_forward
 
-__all__ = ["FastINREvaluator"]
+__all__ = ["FastINREvaluator", "shared_evaluator"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ class FastINREvaluator:
         compile: bool = True,
         mlp_dtype: torch.dtype = torch.float32,
         chunk: int = 1 << 14,
+        background: bool = False,
     ):
         self.enc_cfg, self.mlp_cfg = enc_cfg, mlp_cfg
         self.device = torch.device(device)
@@ -54,14 +60,52 @@ class FastINREvaluator:
             from .backends import tcnn_inr_module
 
             self._tcnn = tcnn_inr_module(enc_cfg, mlp_cfg, self.device)
-        self._fn = self._eager
-        self.compiled = False
+        # (function, compiled?) swapped as one tuple: no call mixes the compiled function with eager padding.
+        self._impl: tuple = (self._eager, False)
+        self.ready = threading.Event()  # set once the final implementation (compiled or eager) is in place
+        self._warmup_thread: threading.Thread | None = None
         if compile and not NO_COMPILE and self._tcnn is None:
             try:
-                self._fn = torch.compile(self._eager, dynamic=False)
-                self.compiled = True
+                fn = torch.compile(self._eager, dynamic=False)
             except Exception as exc:  # pragma: no cover - depends on the toolchain
                 log.warning("torch.compile unavailable (%s); using eager evaluation", exc)
+                self.ready.set()
+            else:
+                if background:
+                    self._warmup_thread = threading.Thread(
+                        target=self._warm_up, args=(fn,), name="hyperinr-compile", daemon=True
+                    )
+                    self._warmup_thread.start()
+                else:
+                    self._impl = (fn, True)
+                    self.ready.set()
+        else:
+            self.ready.set()
+
+    @property
+    def compiled(self) -> bool:
+        """Whether calls now go through the compiled graph."""
+        return self._impl[1]
+
+    def _warm_up(self, fn) -> None:
+        """Compile ``fn`` on dummy inputs of the evaluation shape, then switch to it (background thread)."""
+        try:
+            n_in = self.enc_cfg.n_input_dims
+            x = torch.zeros(self.chunk, n_in, device=self.device)
+            enc = torch.zeros(self.enc_cfg.n_params, device=self.device)
+            mlp = torch.zeros(self.mlp_cfg.n_params, device=self.device)
+            with torch.no_grad():
+                fn(x, enc, mlp)
+            self._impl = (fn, True)
+        except Exception as exc:  # pragma: no cover - depends on the toolchain
+            log.warning("torch.compile failed (%s); staying with eager evaluation", exc)
+        finally:
+            self.ready.set()
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Block until background compilation has finished (or failed); True if calls are compiled now."""
+        self.ready.wait(timeout)
+        return self.compiled
 
     def describe(self) -> str:
         if self._tcnn is not None:
@@ -86,12 +130,13 @@ class FastINREvaluator:
         if self._tcnn is not None:
             return self._tcnn(inr, x, out)
         enc, mlp = inr.enc_params, inr.mlp_params
+        fn, compiled = self._impl
         for s in range(0, n, self.chunk):
             xs = x[s : s + self.chunk]
             m = xs.shape[0]
-            if m < self.chunk and self.compiled:  # pad so the compiled graph keeps one static shape
+            if m < self.chunk and compiled:  # pad so the compiled graph keeps one static shape
                 xs = torch.cat([xs, xs.new_zeros(self.chunk - m, xs.shape[1])])
-            out[s : s + m] = self._fn(xs, enc, mlp)[:m]
+            out[s : s + m] = fn(xs, enc, mlp)[:m]
         return out
 
     def sample_grid(self, inr: INR, resolution, out: Tensor | None = None) -> Tensor:
@@ -108,3 +153,42 @@ class FastINREvaluator:
             out.copy_(vals)
             return out
         return vals
+
+
+_SHARED: dict = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_evaluator(
+    enc_cfg: HashGridConfig,
+    mlp_cfg: MLPConfig,
+    device: str | torch.device = "cpu",
+    *,
+    compile: bool = True,
+    mlp_dtype: torch.dtype = torch.float32,
+    chunk: int = 1 << 14,
+    background: bool = False,
+) -> FastINREvaluator:
+    """The process-wide :class:`FastINREvaluator` for this shape: compiled once, reused by every caller.
+
+    With ``background=True`` the first caller starts compilation on a thread and everyone evaluates eagerly
+    until it lands; a later blocking caller (``background=False``) waits for that compilation to finish.
+    """
+    dev = torch.device(device)
+    key = (enc_cfg, mlp_cfg, str(dev), bool(compile), mlp_dtype, int(chunk))
+    with _SHARED_LOCK:
+        ev = _SHARED.get(key)
+        if ev is None:
+            ev = FastINREvaluator(enc_cfg, mlp_cfg, device=dev, compile=compile, mlp_dtype=mlp_dtype,
+                                  chunk=chunk, background=background)
+            _SHARED[key] = ev
+    if not background:
+        ev.ready.wait()
+    return ev
+
+
+def compile_threads() -> list[threading.Thread]:
+    """Background compilation threads still running (process-wide, shared by all evaluators)."""
+    with _SHARED_LOCK:
+        threads = [ev._warmup_thread for ev in _SHARED.values() if ev._warmup_thread is not None]
+    return [t for t in threads if t.is_alive()]

@@ -3,9 +3,11 @@
 The interactive path (ARCHITECTURE.md, "Data flow of one interactive frame") decodes the generated INR coarse
 first (e.g. 32^3 while the slider moves) and finer when it rests (64^3, then 128^3 or the model's native grid).
 Decoding goes through :class:`hyperinr_core.fast.FastINREvaluator` (tcnn on CUDA, ``torch.compile`` on CPU),
-one evaluator per INR shape, compiled once and reused for every generated INR. Coordinates are cached per
-resolution (up to ``coord_cache_points``); larger grids are decoded slab by slab from a cached (Y, X) plane so
-memory stays bounded.
+one evaluator per INR shape for the whole process, compiled once and reused for every generated INR. By
+default compilation runs on a background thread and decoding is eager until it lands, so the first frame
+never waits for the compiler (``DecoderConfig.background_compile``; :meth:`Decoder.warmup` waits for it).
+Coordinates are cached per resolution (up to ``coord_cache_points``); larger grids are decoded slab by slab
+from a cached (Y, X) plane so memory stays bounded.
 
 bf16: the evaluator can run the MLP in bf16, but its error (~2e-3 of the value range, see
 ``tests/renderer/test_decode.py``) exceeds the 1e-3 the decoder promises, so it is off unless asked for.
@@ -78,6 +80,7 @@ class DecoderConfig:
 
     dtype: str = "float16"
     compile: bool = True
+    background_compile: bool = True
     mlp_dtype: str = "float32"
     chunk: int = 1 << 12  # 4096 points: activations stay in L2 (best of 2k..32k on this CPU: 97 vs 103 ms at 64^3)
     coord_cache_points: int = 1 << 21  # cache full coordinate grids up to 128^3 (24 MiB)
@@ -102,15 +105,16 @@ class Decoder:
 
     # -- caches ------------------------------------------------------------------------------------------
     def evaluator(self, inr: INR):
-        """The compiled evaluator for this INR's (encoding, MLP, device)."""
-        from hyperinr_core.fast import FastINREvaluator
+        """The (process-wide, compiled once) evaluator for this INR's (encoding, MLP, device)."""
+        from hyperinr_core.fast import shared_evaluator
 
         dev = self.device or inr.device
         key = (inr.enc_cfg, inr.mlp_cfg, str(dev))
         ev = self._evaluators.get(key)
         if ev is None:
-            ev = FastINREvaluator(inr.enc_cfg, inr.mlp_cfg, device=dev, compile=self.cfg.compile,
-                                  mlp_dtype=getattr(torch, self.cfg.mlp_dtype), chunk=self.cfg.chunk)
+            ev = shared_evaluator(inr.enc_cfg, inr.mlp_cfg, dev, compile=self.cfg.compile,
+                                  mlp_dtype=getattr(torch, self.cfg.mlp_dtype), chunk=self.cfg.chunk,
+                                  background=self.cfg.background_compile)
             self._evaluators[key] = ev
         return ev
 
@@ -187,5 +191,6 @@ class Decoder:
         return self.decode(shadow_inr, resolution, out)
 
     def warmup(self, inr: INR) -> None:
-        """Compile the evaluator for this INR shape now (seconds on a CPU), not on the first interactive frame."""
+        """Compile the evaluator for this INR shape now (seconds on a CPU) and wait for it (before timing)."""
         self.decode(inr, 4)
+        self.evaluator(inr).wait_compiled()

@@ -51,3 +51,26 @@ def test_fast_evaluator_matches_reference(compile):
     x = torch.rand(1000, 3, generator=g)  # not a multiple of the chunk: exercises padding
     torch.testing.assert_close(ev(inr, x), inr(x), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ev.sample_grid(inr, (4, 5, 6)), inr.sample_grid((4, 5, 6)), atol=1e-5, rtol=1e-5)
+
+
+def test_background_compile_evaluates_correctly_before_and_after_it_lands():
+    g = torch.Generator().manual_seed(1)
+    enc, mlp = HashGridConfig(3, 3, 2, 9, 4, 2.0), MLPConfig(6, 1, 16, 2)
+    inr = INR(torch.randn(enc.n_params, generator=g), mlp.init_params(g), enc, mlp)
+    x = torch.rand(700, 3, generator=g)
+    ev = FastINREvaluator(enc, mlp, compile=True, chunk=256, background=True)
+    before = ev(inr, x)  # eager, or compiled if the warm-up already landed: both must be right
+    assert ev.wait_compiled(timeout=600), "background compilation did not finish"
+    after = ev(inr, x)
+    torch.testing.assert_close(before, inr(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(after, inr(x), atol=1e-5, rtol=1e-5)
+    assert not ev._warmup_thread.is_alive()
+
+
+def test_shared_evaluator_is_one_per_shape():
+    from hyperinr_core.fast import shared_evaluator
+
+    enc, mlp = HashGridConfig(3, 2, 2, 8, 4, 2.0), MLPConfig(4, 1, 16, 2)
+    a = shared_evaluator(enc, mlp, compile=False)
+    assert shared_evaluator(enc, mlp, compile=False) is a
+    assert shared_evaluator(HashGridConfig(3, 3, 2, 8, 4, 2.0), mlp, compile=False) is not a
