@@ -107,6 +107,11 @@ class MainWindow(QMainWindow):
             a.triggered.connect(slot)
             m.addAction(a)
         self.view_menu = self.menuBar().addMenu("&View")
+        reset = QAction("&Reset camera", self)
+        reset.setShortcut("Ctrl+R")
+        reset.triggered.connect(self.canvas.reset_camera)
+        self.view_menu.addAction(reset)
+        self.view_menu.addSeparator()
 
     def _dock(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
         d = QDockWidget(title, self)

@@ -73,7 +73,7 @@ class PathTracerCanvas(app.Canvas):
         self.set_current()
         self.tracer = GLPathTracer(settings)
         self.quality = quality or InteractiveQuality()
-        self._camera = Camera()
+        self._camera = self.home_camera()
         self.progressive = True
         self.max_spp = 1024
         self.spp = 0
@@ -129,6 +129,16 @@ class PathTracerCanvas(app.Canvas):
     @camera.setter
     def camera(self, cam: Camera) -> None:
         self.set_camera(cam)
+
+    @staticmethod
+    def home_camera() -> Camera:
+        """The initial view: far enough back that the whole unit cube (bounding-sphere radius sqrt(3)/2) fits
+        the default 35-degree vertical field of view, so a new user sees all of the volume, not a crop."""
+        return Camera(distance=2.8)
+
+    def reset_camera(self) -> None:
+        """Back to :meth:`home_camera`."""
+        self.set_camera(self.home_camera())
 
     def set_camera(self, cam: Camera) -> None:
         self._camera = Camera.from_dict(cam.to_dict())

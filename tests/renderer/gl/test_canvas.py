@@ -68,6 +68,23 @@ def test_mouse_orbit_pan_zoom(canvas):
     canvas.on_mouse_release(SimpleNamespace(pos=(30, 30)))
     canvas.on_mouse_wheel(SimpleNamespace(delta=(0, 2)))
     assert canvas.camera.distance < cam0["distance"]
+    canvas.reset_camera()
+    assert canvas.camera.to_dict() == canvas.home_camera().to_dict()
+
+
+def test_home_camera_sees_the_whole_unit_cube():
+    """Every corner of the volume projects inside the viewport (any aspect at least as wide as tall)."""
+    import itertools
+
+    from renderer.gl.canvas import PathTracerCanvas
+
+    cam = PathTracerCanvas.home_camera()
+    for aspect in (1.0, 4 / 3, 16 / 9):
+        clip_from_world = cam.projection_matrix(aspect) @ cam.view_matrix()
+        for corner in itertools.product((0.0, 1.0), repeat=3):
+            c = clip_from_world @ np.array([*corner, 1.0])
+            ndc = c[:3] / c[3]
+            assert np.all(np.abs(ndc[:2]) < 1.0), (aspect, corner, ndc)
 
 
 def test_shadow_mode_validation(canvas):
