@@ -210,6 +210,8 @@ class HashINRJob:
     checkpoint_every_s: float = 300.0
     checkpoint_every_steps: int | None = None
     progress: bool = True
+    memory_budget: int | None = 4 << 30  # bytes of frames in memory before streaming (per process)
+    refresh_every: int = 200  # batches per streamed pool of frames
 
 
 def train_hashinr(job: HashINRJob) -> TrainResult:
@@ -249,11 +251,12 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
             "fit": _jsonable(asdict(fit_cfg)),
             "preset": preset.name,
         }
+        sampler = _frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
         result = fit(
             "hashinr",
             list(model.parameters()),
             model.query,
-            _frame_sampler(ds, device, job.seed),
+            sampler,
             fit_cfg,
             budget,
             seeded_generator(job.seed),
@@ -267,5 +270,6 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
             job.checkpoint_every_steps,
             job.progress,
         )
+        sampler.close()
     _finish(result, model.save, out, ckpt)
     return result

@@ -35,6 +35,7 @@ from .fileio import atomic_path
 from .modelfile import write_model_file
 
 __all__ = [
+    "DEFAULT_MEMORY_BUDGET",
     "FieldInfo",
     "Budget",
     "LRSchedule",
@@ -49,6 +50,10 @@ __all__ = [
     "pick_device",
     "configure_threads",
 ]
+
+
+# Bytes of frames a trainer keeps in memory (per process) before it streams them from the file instead.
+DEFAULT_MEMORY_BUDGET = 4 << 30
 
 
 # -- what a trained model knows about its data ------------------------------------------------------------
@@ -129,15 +134,29 @@ class FieldInfo:
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    """``name`` or CUDA when available, else CPU. An unusable device name is a user error."""
+    """``name`` or CUDA when available, else CPU. An unusable device name is a user error.
+
+    Under ``torchrun`` (more than one process) ``cuda`` without an index means the GPU of the process's
+    local rank.
+    """
+    from .distributed import env_local_rank, env_world_size
+
     if name in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         dev = torch.device(name)
     except RuntimeError as exc:
         raise HyperINRError(f"unknown device {name!r}: {exc}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise HyperINRError(f"device {name!r} requested but CUDA is not available")
+    if dev.type == "cuda" and dev.index is None and env_world_size() > 1:
+        local = env_local_rank()
+        if local >= torch.cuda.device_count():
+            raise HyperINRError(
+                f"local rank {local} has no GPU ({torch.cuda.device_count()} visible); "
+                "start at most one process per GPU (torchrun --nproc_per_node)"
+            )
+        dev = torch.device("cuda", local)
     return dev
 
 
@@ -396,6 +415,10 @@ class TrainLoop:
         scaler: a ``torch.amp.GradScaler`` (AMP on CUDA) or None.
         log_every: record the loss curve every this many steps.
         progress: show a tqdm bar.
+
+    Under data-parallel training (:mod:`.distributed`) every rank runs the loop on the same step: the budget,
+    the training clock and Ctrl-C are rank 0's (synchronized after each step), and only rank 0 shows
+    progress, prints and writes checkpoints.
     """
 
     def __init__(
@@ -426,7 +449,10 @@ class TrainLoop:
         self.job = job or {}
         self.scaler = scaler
         self.log_every = max(1, int(log_every))
-        self.progress = progress
+        from .distributed import context
+
+        self.dist = context()
+        self.progress = progress and self.dist.is_main
         self.step = 0
         self.seconds = 0.0
         self.losses: list[tuple[int, float]] = []
@@ -452,7 +478,7 @@ class TrainLoop:
             torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
 
     def save_checkpoint(self) -> None:
-        if self.checkpoint is None:
+        if self.checkpoint is None or not self.dist.is_main:
             return
         state = {
             "step": self.step,
@@ -474,6 +500,19 @@ class TrainLoop:
         """
         from tqdm.auto import tqdm
 
+        from .distributed import broadcast_floats, sync_control
+
+        distributed = self.dist.distributed
+        if distributed:  # every rank follows rank 0's budget (a deadline-derived one may differ by ms)
+            steps, minutes, seconds = broadcast_floats(
+                [
+                    -1.0 if self.budget.steps is None else float(self.budget.steps),
+                    -1.0 if self.budget.minutes is None else float(self.budget.minutes),
+                    self.seconds,
+                ]
+            )
+            self.budget = Budget(None if steps < 0 else int(steps), None if minutes < 0 else minutes)
+            self.seconds = seconds
         # A step budget counts steps; a time budget counts seconds of training (tqdm's ETA works for both).
         by_steps = self.budget.minutes is None
         total = self.budget.steps if by_steps else int(round(60 * self.budget.minutes))
@@ -513,6 +552,9 @@ class TrainLoop:
                             recent = (recent + [val])[-5:]
                         pending.clear()
                     self.seconds += time.perf_counter() - t0
+                    if distributed:  # rank 0's clock and anyone's Ctrl-C: all ranks decide alike
+                        self.seconds, stop = sync_control(self.seconds, sigint.hit, self.dist.rank)
+                        sigint.hit = sigint.hit or stop
                     if recent and self.step % self.log_every == 0:
                         loss_txt = f"{sum(recent) / len(recent):.3g}"
                         bar.set_postfix(step=self.step, loss=loss_txt, lr=f"{lr:.2g}", refresh=False)
@@ -538,7 +580,7 @@ class TrainLoop:
         self._flush(pending)
         if interrupted:
             self.save_checkpoint()
-            if self.checkpoint is not None:
+            if self.checkpoint is not None and self.dist.is_main:
                 print(
                     f"{self.name}: interrupted at step {self.step}; checkpoint saved to {self.checkpoint} "
                     "(run the same command with --resume to continue)"
@@ -567,9 +609,13 @@ def node_coordinates(flat_index: Tensor, shape: Sequence[int]) -> Tensor:
 class FrameSampler:
     """Random batches from a stack of frames with their normalized parameters.
 
-    Frames are held in memory as float32 (normalized to [0, 1]) up to ``memory_limit`` bytes; larger
-    sets are streamed: a pool of frames (as many as fit) is redrawn every ``pool_steps`` batches, from a
-    generator seeded by the batch number, so streaming stays reproducible and resumable.
+    Frames are held in memory as float32 (normalized to [0, 1]) when they fit in ``memory_limit`` bytes;
+    larger sets are streamed by :class:`~hyperinr_core.streaming.FramePools`: a pool of frames is redrawn
+    every ``pool_steps`` batches from a generator seeded by the pool number (so streaming stays reproducible
+    and resumable), and the next pool is read in the background while the current one serves batches.
+
+    Under data-parallel training ``shard = (rank, world_size)``: every rank draws the global batch's indices
+    from the same generator and returns its own part (:func:`~hyperinr_core.distributed.shard_batch`).
 
     Args:
         read_frames: ``indices -> (k, *frame_shape)`` float32 in data units (or already normalized).
@@ -577,6 +623,9 @@ class FrameSampler:
         frame_shape: (Z, Y, X) volumes or (H, W, C) images.
         is_image: images have a channel axis and 2-D coordinates.
         value_range: (lo, hi) used to normalize what ``read_frames`` returns; (0, 1) when already normalized.
+        memory_limit: bytes the loader may hold (frames in memory plus the one being read); None: no limit.
+        pool_steps: batches per pool when streaming.
+        prefetch: read the next pool in a background thread.
     """
 
     def __init__(
@@ -587,66 +636,86 @@ class FrameSampler:
         is_image: bool,
         value_range: tuple[float, float] = (0.0, 1.0),
         device: torch.device | str = "cpu",
-        memory_limit: int = 2 << 30,
+        memory_limit: int | None = DEFAULT_MEMORY_BUDGET,
         pool_steps: int = 200,
         seed: int = 0,
+        prefetch: bool = True,
     ):
-        self.read_frames = read_frames
+        from .streaming import FramePools
+
         self.params_u = torch.as_tensor(np.asarray(params_u, dtype=np.float32))
         self.frame_shape = tuple(int(s) for s in frame_shape)
         self.is_image = is_image
         self.space_shape = self.frame_shape[:-1] if is_image else self.frame_shape
         self.n_channels = self.frame_shape[-1] if is_image else 1
         self.n_points = int(np.prod(self.space_shape))
-        self.lo, self.span = float(value_range[0]), float(value_range[1] - value_range[0]) or 1.0
         self.device = torch.device(device)
         self.seed = seed
-        frame_bytes = 4 * self.n_points * self.n_channels
-        n = len(self.params_u)
-        self.pool_size = max(1, min(n, memory_limit // max(frame_bytes, 1)))
+        self.shard: tuple[int, int] = (0, 1)
+        try:
+            self.pools = FramePools(
+                read_frames,
+                len(self.params_u),
+                self.frame_shape,
+                memory_limit,
+                pool_steps=pool_steps,
+                seed=seed,
+                value_range=value_range,
+                prefetch=prefetch,
+            )
+        except ValueError as exc:
+            raise HyperINRError(str(exc)) from None
+        self.pool_size = self.pools.pool_size
         self.pool_steps = pool_steps
         self._pool_id: int | None = None
-        self._pool_idx = np.arange(n)
+        self._pool_idx = np.arange(self.n_frames)
         self._values: Tensor | None = None
-        if self.pool_size >= n:
-            self._load(np.arange(n))
+        if not self.pools.streaming:
+            self._ensure_pool(0)
 
     @property
     def n_frames(self) -> int:
         return len(self.params_u)
 
-    def _load(self, idx: np.ndarray) -> None:
-        vals = np.asarray(self.read_frames(np.sort(idx)), dtype=np.float32)
-        vals = (vals - self.lo) / self.span
-        self._pool_idx = np.sort(idx)
-        self._values = torch.from_numpy(vals.reshape(len(idx), self.n_points, self.n_channels)).to(
-            self.device
-        )
+    @property
+    def streaming(self) -> bool:
+        return self.pools.streaming
 
     def _ensure_pool(self, batch_number: int) -> None:
-        if self.pool_size >= self.n_frames:
-            return
-        pid = batch_number // self.pool_steps
+        pid = batch_number // self.pool_steps if self.pools.streaming else 0
         if pid != self._pool_id:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + pid)
-            self._load(torch.randperm(self.n_frames, generator=g)[: self.pool_size].numpy())
+            idx, vals = self.pools.acquire(pid)
+            self._values = None  # drop the previous pool's device copy first
+            self._pool_idx = idx
+            self._values = (
+                torch.from_numpy(vals).view(len(idx), self.n_points, self.n_channels).to(self.device)
+            )
             self._pool_id = pid
 
     def sample(
         self, gen: torch.Generator, n_frames: int, n_points: int, step: int = 0
     ) -> tuple[Tensor, Tensor, Tensor]:
         """``u (B, D)``, ``x (B, M, d)``, ``y (B, M, C)`` on the sampler's device; B frames drawn with
-        replacement, M voxels (pixels) per frame uniformly at random. ``step`` picks the streaming pool."""
+        replacement, M voxels (pixels) per frame uniformly at random. ``step`` picks the streaming pool.
+        With a ``shard``, this rank's part of the batch (fewer frames or points)."""
+        from .distributed import shard_batch
+
         self._ensure_pool(step)
         k = len(self._pool_idx)
         rows = torch.randint(0, k, (n_frames,), generator=gen)
         flat = torch.randint(0, self.n_points, (n_frames, n_points), generator=gen)
+        rows, flat = shard_batch(rows, flat, self.shard)
+        b, m = flat.shape
         frame_ids = torch.from_numpy(self._pool_idx)[rows]
         u = self.params_u[frame_ids].to(self.device)
-        x = node_coordinates(flat.reshape(-1), self.space_shape).view(n_frames, n_points, -1).to(self.device)
+        x = node_coordinates(flat.reshape(-1), self.space_shape).view(b, m, -1).to(self.device)
         flat_d = flat.to(self.device)
         y = self._values[rows.to(self.device)[:, None], flat_d]  # (B, M, C)
         return u, x, y
+
+    def close(self) -> None:
+        """Stop the background reader (the sampler can no longer switch pools)."""
+        self.pools.close()
 
 
 # -- fast differentiable hash encoding for training --------------------------------------------------------

@@ -9,6 +9,10 @@
 Budgets: ``--steps`` (reproducible: same seed, same result on a CPU) or ``--minutes``; defaults come from the
 preset (``cpu`` on a CPU, ``paper`` on CUDA). Checkpoints are written next to the output every few minutes
 and on Ctrl-C; run the same command with ``--resume`` to continue exactly where it stopped.
+
+Every command runs unchanged under ``torchrun --nproc_per_node N`` (data-parallel over N processes, NCCL on
+GPUs, gloo on CPUs): the batch is split across processes, rank 0 prints and writes files. Frames beyond
+``--memory-budget`` are streamed from the file in the background.
 """
 
 from __future__ import annotations
@@ -56,6 +60,67 @@ def _common(
         help="CPU threads (default: all cores, fewer when the machine is busy)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--memory-budget",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="memory for training frames (and distillation-set samples) per process, e.g. 512M, 16G; "
+        "larger data is streamed from the file in the background (default 4G)",
+    )
+    p.add_argument(
+        "--refresh-every",
+        type=int,
+        default=200,
+        metavar="N",
+        help="when streaming: batches drawn from each pool of frames before the next pool (read in "
+        "the background meanwhile) takes over (default 200)",
+    )
+
+
+def _size(text: str) -> int:
+    from hyperinr_core.streaming import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _memory(args) -> dict:
+    from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.training import DEFAULT_MEMORY_BUDGET
+
+    if args.refresh_every < 1:
+        raise HyperINRError(f"--refresh-every must be >= 1, got {args.refresh_every}")
+    budget = DEFAULT_MEMORY_BUDGET if args.memory_budget is None else args.memory_budget
+    return {"memory_budget": budget, "refresh_every": args.refresh_every}
+
+
+def _rank0(args: argparse.Namespace) -> bool:
+    """True on the process that prints (rank 0 under torchrun); the others run quietly."""
+    from hyperinr_core.distributed import env_rank
+
+    if env_rank() != 0:
+        args.quiet = True
+        return False
+    return True
+
+
+def _distributed(run):
+    """Run a command; leave the process group (if training joined one) when it ends."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        from hyperinr_core.distributed import shutdown
+
+        try:
+            return run(args)
+        finally:
+            shutdown()
+
+    wrapped.__name__ = run.__name__
+    wrapped.__doc__ = run.__doc__
+    return wrapped
 
 
 def _distill_opts(p: argparse.ArgumentParser) -> None:
@@ -159,6 +224,7 @@ def _teacher_job(args, out: str, steps, minutes):
         force=args.force,
         checkpoint_every_s=60.0 * args.checkpoint_every,
         progress=not args.quiet,
+        **_memory(args),
     )
 
 
@@ -183,10 +249,15 @@ def _distill_job(args, teacher, steps, minutes, resume=None):
         compile=args.compile,
         checkpoint_every_s=60.0 * args.checkpoint_every,
         progress=not args.quiet,
+        **_memory(args),
     )
 
 
 def _report(what: str, out: str, result, t0: float) -> None:
+    from hyperinr_core.distributed import env_rank
+
+    if env_rank() != 0:
+        return
     print(
         f"{what}: {result.step} steps, {result.seconds / 60:.1f} min training, "
         f"final loss {result.final_loss:.4g}"
@@ -194,9 +265,11 @@ def _report(what: str, out: str, result, t0: float) -> None:
     )
 
 
+@_distributed
 def run_train_teacher(args: argparse.Namespace) -> int:
     from hyperinr_core.distill import train_teacher
 
+    _rank0(args)
     _check_budget(args)
     t0 = time.perf_counter()
     result = train_teacher(_teacher_job(args, args.out, args.steps, args.minutes))
@@ -204,9 +277,11 @@ def run_train_teacher(args: argparse.Namespace) -> int:
     return 0
 
 
+@_distributed
 def run_distill(args: argparse.Namespace) -> int:
     from hyperinr_core.distill import distill
 
+    _rank0(args)
     _check_budget(args)
     t0 = time.perf_counter()
     result = distill(_distill_job(args, None if args.direct else args.teacher, args.steps, args.minutes))
@@ -214,6 +289,7 @@ def run_distill(args: argparse.Namespace) -> int:
     return 0
 
 
+@_distributed
 def run_train(args: argparse.Namespace) -> int:
     import os
 
@@ -221,6 +297,7 @@ def run_train(args: argparse.Namespace) -> int:
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.training import checkpoint_path, pick_device
 
+    main = _rank0(args)
     _check_budget(args)
     t0 = time.perf_counter()
     if args.baseline == "hashinr":
@@ -242,6 +319,7 @@ def run_train(args: argparse.Namespace) -> int:
                 compile=args.compile,
                 checkpoint_every_s=60.0 * args.checkpoint_every,
                 progress=not args.quiet,
+                **_memory(args),
             )
         )
         _report("hashinr", args.out, result, t0)
@@ -294,8 +372,9 @@ def run_train(args: argparse.Namespace) -> int:
         job.deadline = time.time() + 60.0 * total - (time.perf_counter() - t0)
     result = distill(job)
     _report("distillation", out, result, t0)
-    print(
-        f"done in {(time.perf_counter() - t0) / 60:.1f} min; evaluate with:\n"
-        f"  hyperinr evaluate --model {out} --data {args.data} --teacher {teacher_out}"
-    )
+    if main:
+        print(
+            f"done in {(time.perf_counter() - t0) / 60:.1f} min; evaluate with:\n"
+            f"  hyperinr evaluate --model {out} --data {args.data} --teacher {teacher_out}"
+        )
     return 0
