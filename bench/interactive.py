@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch intra-op threads for generation/decoding (default 1: two OpenMP threads "
                          "spin against llvmpipe's rasterizer threads on a 2-core CPU)")
-    ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--json", "--out", dest="out", metavar="OUT", help="also write the JSON to this file")
     args = ap.parse_args(argv)
     if not _has_display():
         xvfb = shutil.which("xvfb-run")

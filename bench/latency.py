@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bundle", help="bundle or model to open (default: the bundled demo)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--drag-ms", type=int, default=16, help="interval of slider moves (default 16 ms)")
-    ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--json", "--out", dest="out", metavar="OUT", help="also write the JSON to this file")
     args = ap.parse_args(argv)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         xvfb = shutil.which("xvfb-run")
