@@ -3,6 +3,7 @@
 import json
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -68,9 +69,17 @@ def window(qtbot, bundle, monkeypatch):
         # but a loaded 2-core CI machine can still be slow to load, decode and rasterise.
         with qtbot.waitSignal(win.first_frame, timeout=180000):
             win.open_path(bundle)
-    except BaseException:
+    except BaseException as exc:
+        c = win.canvas
+        state = (
+            f"errors={win.errors} dialogs={shown} model={win.model is not None} "
+            f"worker_alive={win.worker is not None and win.worker.alive} stats={win._stats} "
+            f"shown_final={win._shown_final} spp={c.spp} interactive={c.interactive} "
+            f"tasks={win.tasks.pool.activeThreadCount()} visible={win.isVisible()} "
+            f"rest_timer={c._rest_timer.running} since_change={time.perf_counter() - c._last_change:.1f}s"
+        )
         win.close()  # a failed setup must not leave its window behind for the next test's leak check
-        raise
+        raise AssertionError(f"the window showed no full frame: {state}") from exc
     yield win
     win.close()
     qtbot.wait(50)
