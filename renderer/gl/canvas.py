@@ -212,9 +212,12 @@ class PathTracerCanvas(app.Canvas):
         self.update()
 
     def on_resize(self, event) -> None:
-        self._changed()
+        if "_preview" in self.__dict__:  # not during construction (show=True resizes before __init__ ends)
+            self._changed()
 
     def on_draw(self, event) -> None:
+        if "_preview" not in self.__dict__:
+            return  # shown (show=True) and painted before __init__ finished: nothing to draw yet
         t0 = time.perf_counter()
         pw, ph = self.physical_size
         self.interactive = (t0 - self._last_change) < self.quality.rest_delay_s

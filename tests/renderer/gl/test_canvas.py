@@ -105,3 +105,17 @@ def test_shaders_are_package_data():
 
     src = shader_source("pt_trace.frag.glsl", {"SHADOW_MODE": 2})
     assert src.splitlines()[0].startswith("#version") and src.splitlines()[1] == "#define SHADOW_MODE 2"
+
+
+def test_a_canvas_shown_at_construction_paints_without_errors(capfd):
+    """show=True resizes and paints inside vispy's constructor, before ours has finished."""
+    from vispy import app
+
+    from renderer.gl.canvas import PathTracerCanvas
+
+    c = PathTracerCanvas(size=(64, 48), show=True)
+    app.process_events()
+    c.close()
+    app.process_events()
+    err = capfd.readouterr().err
+    assert "AttributeError" not in err and "Error invoking" not in err, err
