@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -18,7 +19,7 @@ from torch.nn import functional as F
 from .fields import Field, sample_field_grid
 from .transfer import TransferFunction
 
-__all__ = ["MacroCells", "cell_value_ranges"]
+__all__ = ["MacroCells", "GridMacroCells", "cell_value_ranges", "cell_value_ranges_np", "max_alpha_np"]
 
 
 def cell_value_ranges(nodes: Tensor, voxels_per_cell: int) -> tuple[Tensor, Tensor]:
@@ -113,3 +114,82 @@ class MacroCells:
         lo = idx.amin(0).flip(0).float() / self.scale
         hi = (idx.amax(0).flip(0).float() + 1) / self.scale
         return lo.clamp(0, 1), hi.clamp(0, 1)
+
+
+# -- numpy twin for the GL path ---------------------------------------------------------------------------
+# The interactive canvas rebuilds macro cells for every new volume on the GUI thread. These numpy versions give
+# exactly the torch results above without touching torch's thread pools there (torch ops on the GUI thread
+# competed with the generation worker for OpenMP threads and took up to 40 ms for a 64^3 grid).
+
+
+def _window_max_along(a: np.ndarray, axis: int, v: int) -> np.ndarray:
+    """Max over the windows ``[i*v, i*v + v]`` (boundary nodes shared) along ``axis``, with the last node
+    replicated past the end as ``F.pad(mode='replicate')`` does."""
+    n = a.shape[axis]
+    c = max(1, math.ceil((n - 1) / v))
+    a = np.moveaxis(a, axis, 0)
+    need = c * v + 1
+    if need > n:
+        a = np.concatenate([a, np.repeat(a[-1:], need - n, axis=0)], axis=0)
+    body = a[: c * v].reshape(c, v, *a.shape[1:]).max(axis=1)
+    out = np.maximum(body, a[v : c * v + 1 : v])
+    return np.moveaxis(out, 0, axis)
+
+
+def cell_value_ranges_np(nodes: np.ndarray, voxels_per_cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cell_value_ranges` in numpy: per-cell ``(lo, hi)`` float32 arrays of shape ``(Cz, Cy, Cx)``."""
+    v = int(voxels_per_cell)
+    hi = np.asarray(nodes, dtype=np.float32)
+    lo = -hi
+    for axis in range(3):
+        hi = _window_max_along(hi, axis, v)
+        lo = _window_max_along(lo, axis, v)
+    return -lo, hi
+
+
+def max_alpha_np(lo: np.ndarray, hi: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """:meth:`MacroCells.refresh` in numpy: the largest table opacity between ``floor(lo*(n-1))`` and
+    ``ceil(hi*(n-1))`` per cell (a sparse table answers each range-max query in O(1))."""
+    alpha = np.asarray(alpha, dtype=np.float32)
+    n = alpha.shape[0]
+    i0 = np.clip(np.floor(lo.astype(np.float32) * np.float32(n - 1)).astype(np.int64), 0, n - 1)
+    i1 = np.clip(np.ceil(hi.astype(np.float32) * np.float32(n - 1)).astype(np.int64), 0, n - 1)
+    i1 = np.maximum(i1, i0)
+    levels = [alpha]
+    while (1 << len(levels)) <= n:
+        prev, w = levels[-1], 1 << (len(levels) - 1)
+        levels.append(np.maximum(prev[:-w], prev[w:]))
+    length = i1 - i0 + 1
+    k = np.floor(np.log2(length)).astype(np.int64)
+    out = np.empty(lo.shape, dtype=np.float32)
+    for j in np.unique(k):
+        m = k == j
+        tab = levels[j]
+        out[m] = np.maximum(tab[i0[m]], tab[i1[m] - (1 << j) + 1])
+    return out
+
+
+class GridMacroCells:
+    """Macro cells of a ``(Z, Y, X)`` node grid in numpy (the GL tracer's; same cells as :class:`MacroCells`)."""
+
+    def __init__(self, nodes: np.ndarray, voxels_per_cell: int = 16):
+        nodes = np.asarray(nodes)
+        self.lo, self.hi = cell_value_ranges_np(nodes, voxels_per_cell)
+        self.shape = tuple(self.lo.shape)
+        self.scale = np.array([(n - 1) / voxels_per_cell for n in reversed(nodes.shape)], dtype=np.float32)
+        self.max_alpha: np.ndarray | None = None
+        self.occupied: np.ndarray | None = None
+
+    def refresh(self, table: np.ndarray) -> None:
+        """Recompute occupancy for a transfer-function table ``(n, 4)``."""
+        self.max_alpha = max_alpha_np(self.lo, self.hi, np.asarray(table)[:, 3])
+        self.occupied = self.max_alpha > 0
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """As :meth:`MacroCells.bounds`: the (x, y, z) box around all occupied cells, or None."""
+        idx = np.argwhere(self.occupied)
+        if idx.shape[0] == 0:
+            return None
+        lo = idx.min(0)[::-1].astype(np.float32) / self.scale
+        hi = (idx.max(0)[::-1].astype(np.float32) + 1) / self.scale
+        return np.clip(lo, 0, 1), np.clip(hi, 0, 1)

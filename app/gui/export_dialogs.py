@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,12 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 
-class _ProgressBridge(QObject):
-    progress = Signal(int, int)
-
-
 def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
-    """Run ``fn(progress, cancel)`` on a task thread with a modal, cancellable progress dialog."""
+    """Run ``fn(progress, cancel)`` on a task thread with a modal, cancellable progress dialog.
+
+    ``progress(done, total)`` may be called from the task thread at any rate: it only records the newest value
+    and posts one update to the GUI thread at a time (no Qt call from the task thread)."""
     from app.export import Cancelled
 
     dlg = QProgressDialog(title, "Cancel", 0, 100, window)
@@ -37,8 +36,20 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
     dlg.setAutoReset(False)
     cancelled = threading.Event()
     dlg.canceled.connect(cancelled.set)
-    bridge = _ProgressBridge(dlg)
-    bridge.progress.connect(lambda d, t: dlg.setValue(int(100 * d / max(t, 1))))
+    state = {"value": None, "posted": False}  # newest (done, total); whether an update is on its way
+    finished = []
+
+    def show_progress():
+        state["posted"] = False  # first: a value set after this line posts again
+        value = state["value"]
+        if value is not None and not finished:
+            dlg.setValue(int(100 * value[0] / max(value[1], 1)))
+
+    def progress(d, t):  # task thread
+        state["value"] = (d, t)
+        if not state["posted"]:
+            state["posted"] = True
+            window.tasks.inbox.post(show_progress)
 
     # The path tracer would compete with the export for the CPU: stop refining while the export runs.
     canvas = window.canvas
@@ -46,6 +57,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
     canvas.set_progressive(False)
 
     def finish():
+        finished.append(True)
         dlg.close()
         canvas.set_progressive(was_progressive)
 
@@ -60,7 +72,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
         else:
             window.show_error(title + " failed", exc)
 
-    window.tasks.submit(lambda: fn(bridge.progress.emit, cancelled.is_set), done, failed)
+    window.tasks.submit(lambda: fn(progress, cancelled.is_set), done, failed)
     dlg.show()
     window.export_progress = dlg  # tests reach the dialog here
     return dlg

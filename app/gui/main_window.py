@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ def settings() -> QSettings:
 class MainWindow(QMainWindow):
     """The explorer window. ``open_path`` loads a bundle, model or dataset (asynchronously)."""
 
-    result_ready = Signal(object)  # Result, emitted from the worker thread, delivered on the GUI thread
+    result_ready = Signal(object)  # Result, emitted on the GUI thread (the worker posts through the inbox)
     first_frame = Signal()
 
     def __init__(self, parent=None, interactive_resolutions=(32, 64)):
@@ -84,7 +85,13 @@ class MainWindow(QMainWindow):
         self._play = QTimer(self)
         self._play.setInterval(80)
         self._play.timeout.connect(self._advance)
-        self.result_ready.connect(self._on_result, Qt.QueuedConnection)
+        # The status line changes with every frame; repainting it (and with it the GL window's composition)
+        # that often costs the event loop more than the text is worth: at most 5 updates a second.
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(200)
+        self._status_timer.timeout.connect(self._update_status)
+        self.result_ready.connect(self._on_result)
         self.canvas.events.frame_rendered.connect(self._on_frame)
         self._build_menus()
         self._build_docks()
@@ -285,7 +292,9 @@ class MainWindow(QMainWindow):
             self.canvas.set_transfer_function(tf)
         self._build_param_sliders()
         self._update_shadow_availability()
-        self.worker = GenerationWorker(model, self.result_ready.emit, shadow_model=shadow)
+        # The worker thread never emits a Qt signal: it posts, and result_ready is emitted on the GUI thread.
+        self.worker = GenerationWorker(model, partial(self.tasks.inbox.post, self.result_ready.emit),
+                                       shadow_model=shadow)
         self._shown_final = False
         self.request()
 
@@ -329,7 +338,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_shadow_volume(r.shadow)
         self._stats.update(gen=r.generate_ms, decode=r.decode_ms + r.shadow_ms, res=r.resolution)
         self._shown_final = r.final
-        self._update_status()
+        self._schedule_status()
         if self._pending_first and r.final:
             self._histogram_from(r.volume)
 
@@ -338,10 +347,14 @@ class MainWindow(QMainWindow):
         self.opacity.set_histogram(counts)
 
     def _on_frame(self, event) -> None:
-        self._update_status()
+        self._schedule_status()
         if self._pending_first and self._shown_final and not event.interactive and event.spp >= 4:
             self._pending_first = False
             self.first_frame.emit()
+
+    def _schedule_status(self) -> None:
+        if not self._status_timer.isActive():
+            self._status_timer.start()
 
     def _update_status(self) -> None:
         s = self._stats
@@ -532,6 +545,7 @@ class MainWindow(QMainWindow):
         s.setValue("geometry", self.saveGeometry())
         s.setValue("window_state", self.saveState())
         self._play.stop()
+        self._status_timer.stop()
         if self.worker is not None:
             self.worker.close()
             self.worker = None

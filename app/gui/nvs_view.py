@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.inbox import Inbox
 from app.gui.widgets import FloatSlider
 
 __all__ = ["ViewRequest", "ViewImage", "NVSWorker", "ImageCanvas", "NVSView", "show_nvs_model"]
@@ -186,7 +188,6 @@ class NVSView(QWidget):
     thread for every image shown."""
 
     image_ready = Signal(object)
-    _delivered = Signal(object)  # from the worker thread, queued onto the GUI thread
 
     def __init__(self, model, title: str = "", parent=None, coarse: int = 64):
         super().__init__(parent)
@@ -229,8 +230,9 @@ class NVSView(QWidget):
         lay.addLayout(form)
         lay.addLayout(buttons)
         lay.addWidget(self.status)
-        self._delivered.connect(self._on_result, Qt.QueuedConnection)
-        self.worker = NVSWorker(model, self._delivered.emit)
+        # The worker thread posts its images; they are shown on the GUI thread (no Qt call from the worker).
+        self.inbox = Inbox(self)
+        self.worker = NVSWorker(model, partial(self.inbox.post, self._on_result))
         self.request()
 
     # -- view direction ------------------------------------------------------------------------------------

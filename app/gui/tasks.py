@@ -1,35 +1,47 @@
-"""Run work off the GUI thread and deliver the outcome back on it."""
+"""Run work off the GUI thread and deliver the outcome back on it.
+
+Pool threads are plain Python threads (``concurrent.futures``), not a ``QThreadPool``: they never hold, emit or
+free a Qt object. The callbacks (which usually close over widgets) stay on the GUI thread in a table until the
+outcome arrives through an :class:`~app.gui.inbox.Inbox`, so the last reference to anything Qt is always
+dropped there.
+"""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject
+
+from .inbox import Inbox
 
 __all__ = ["TaskRunner"]
 
 
-class _Bridge(QObject):
-    done = Signal(object, object)  # (callback, value)
+def _deliver(jobs: dict, key: int, box: list) -> None:
+    """GUI thread: run the job's callback with its outcome."""
+    job = jobs.pop(key, None)
+    if job is None:
+        return  # shut down meanwhile
+    _fn, on_done, on_error = job
+    ok, value = box.pop()
+    (on_done if ok else on_error)(value)
 
 
-class _Job(QRunnable):
-    def __init__(self, fn, bridge, on_done, on_error, thread_init):
-        super().__init__()
-        self.fn, self.bridge, self.on_done, self.on_error = fn, bridge, on_done, on_error
-        self.thread_init = thread_init
-
-    def run(self) -> None:
-        try:
-            if self.thread_init is not None:
-                self.thread_init()
-            value = self.fn()
-        except BaseException as exc:  # handed to the GUI as an error dialog, never lost
-            exc.__hyperinr_traceback__ = traceback.format_exc()
-            self.bridge.done.emit(self.on_error, exc)
-        else:
-            self.bridge.done.emit(self.on_done, value)
+def _run(jobs: dict, post: Callable, key: int) -> None:
+    """Pool thread: run the job's function; hand the outcome over in a box the GUI thread empties."""
+    fn = jobs[key][0]
+    try:
+        box = [(True, fn())]
+    except BaseException as exc:  # handed to the GUI as an error dialog, never lost
+        exc.__hyperinr_traceback__ = traceback.format_exc()
+        box = [(False, exc)]
+        del exc
+    del fn
+    post(key, box)
 
 
 class TaskRunner(QObject):
@@ -38,19 +50,39 @@ class TaskRunner(QObject):
 
     def __init__(self, parent=None, max_threads: int = 2, thread_init: Callable[[], None] | None = None):
         super().__init__(parent)
-        self.thread_init = thread_init
-        self.pool = QThreadPool()
-        self.pool.setMaxThreadCount(max_threads)
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._deliver)
+        self.inbox = Inbox(self)
+        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix="hyperinr-task", initializer=thread_init)
+        self._jobs: dict[int, tuple] = {}
+        self._keys = itertools.count()
+        self._futures: set = set()
+        self._post = functools.partial(self.inbox.post, _deliver, self._jobs)  # plain Python, no Qt
+        self._closed = False
 
     def submit(self, fn: Callable[[], object], on_done: Callable, on_error: Callable) -> None:
-        self.pool.start(_Job(fn, self._bridge, on_done, on_error, self.thread_init))
+        if self._closed:
+            raise RuntimeError("the task runner is shut down")
+        key = next(self._keys)
+        self._jobs[key] = (fn, on_done, on_error)
+        fut = self._pool.submit(_run, self._jobs, self._post, key)
+        self._futures.add(fut)
+        fut.add_done_callback(self._futures.discard)
 
-    @staticmethod
-    def _deliver(callback, value) -> None:
-        callback(value)
+    @property
+    def pending(self) -> int:
+        """Jobs submitted whose callbacks have not run yet."""
+        return len(self._jobs)
+
+    @property
+    def running(self) -> int:
+        """Jobs whose function is queued or running on a pool thread."""
+        return sum(not f.done() for f in list(self._futures))
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
-        self.pool.clear()
-        self.pool.waitForDone(timeout_ms)
+        """Cancel queued jobs, wait up to ``timeout_ms`` for running ones; their callbacks are dropped."""
+        self._closed = True
+        for f in list(self._futures):
+            f.cancel()
+        _done, running = wait(list(self._futures), timeout=timeout_ms / 1000)
+        self._pool.shutdown(wait=not running)
+        self.inbox.close()
+        self._jobs.clear()

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from vispy import app, gloo
-from vispy.util.event import Event, EmitterGroup  # noqa: F401  (EmitterGroup: the type of ``events``)
+from vispy.util.event import EmitterGroup, Event  # noqa: F401  (EmitterGroup: the type of ``events``)
 
 from ..camera import Camera
 from ..light import Light
@@ -40,21 +40,60 @@ def ensure_app():
 
 @dataclass
 class InteractiveQuality:
-    """Cost levels while interacting: (step multiplier, resolution scale), cheapest last."""
+    """Cost levels while interacting: (step multiplier, resolution scale), cheapest last.
+
+    The canvas draws on the GUI thread, so a frame's time is time the event loop cannot run: every draw, at rest
+    (traced in bands) and while interacting, is kept within ``frame_budget_ms``. The cost of a frame is modelled
+    as ``overhead + unit * resolution_scale**2 / step_multiplier`` (rays times samples per ray, plus showing the
+    image); ``unit`` (tracing one full-quality frame) and ``overhead`` are running estimates from measured
+    frames, so the canvas picks the finest level that fits the budget directly instead of stepping one level
+    per frame and oscillating around it.
+    """
 
     levels: tuple[tuple[float, float], ...] = (
         (1.0, 1.0), (2.0, 1.0), (2.0, 0.75), (2.0, 0.5), (3.0, 0.5), (4.0, 0.4), (4.0, 0.3), (6.0, 0.25),
     )
-    frame_budget_ms: float = 50.0  # 20 fps
+    frame_budget_ms: float = 30.0
     rest_delay_s: float = 0.3
+    headroom: float = 0.8  # aim below the budget: frame times vary with the load
+    unit_ms: float | None = field(default=None, repr=False)  # estimated time to trace a full-quality frame
+    overhead_ms: float = field(default=0.0, repr=False)  # estimated time to show a frame
 
-    def adapt(self, level: int, frame_ms: float) -> int:
-        """Next level after a frame that took ``frame_ms``: cheaper when over budget, finer when well under."""
-        if frame_ms > 1.15 * self.frame_budget_ms:
-            return min(level + 1, len(self.levels) - 1)
-        if frame_ms < 0.55 * self.frame_budget_ms:
-            return max(level - 1, 0)
-        return level
+    def cost(self, level: int) -> float:
+        step_mult, res = self.levels[level]
+        return res * res / step_mult
+
+    def observe(self, trace_ms: float, share: float, overhead_ms: float | None = None) -> None:
+        """Tracing ``share`` of a full-quality frame's work took ``trace_ms`` (and showing it ``overhead_ms``)."""
+        unit = trace_ms / max(share, 1e-6)
+        self.unit_ms = unit if self.unit_ms is None else 0.5 * self.unit_ms + 0.5 * unit
+        if overhead_ms is not None:
+            self.overhead_ms = 0.5 * self.overhead_ms + 0.5 * float(overhead_ms)
+
+    @property
+    def _trace_budget(self) -> float:
+        goal = self.headroom * self.frame_budget_ms
+        return max(goal - self.overhead_ms, 0.25 * goal)
+
+    def level(self) -> int:
+        """The finest level whose predicted frame time fits the budget (the cheapest if none does)."""
+        if self.unit_ms is None:
+            return len(self.levels) // 2  # no measurement yet: a middle level, refined after one frame
+        for i in range(len(self.levels)):
+            if self.unit_ms * self.cost(i) <= self._trace_budget:
+                return i
+        return len(self.levels) - 1
+
+    def bands(self, cap: int) -> int:
+        """Bands per full-quality frame so that one band fits the budget."""
+        if self.unit_ms is None:
+            return int(min(cap, 4))
+        return int(min(cap, max(1, math.ceil(self.unit_ms / self._trace_budget))))
+
+    def adapt(self, level: int, trace_ms: float, overhead_ms: float | None = None) -> int:
+        """Observe a frame traced at ``level`` in ``trace_ms``; the level for the next frame."""
+        self.observe(trace_ms, self.cost(level), overhead_ms)
+        return self.level()
 
 
 class PathTracerCanvas(app.Canvas):
@@ -82,7 +121,7 @@ class PathTracerCanvas(app.Canvas):
         self._level = 0
         self._last_change = -math.inf
         self._targets: dict[tuple[int, int], AccumulationTarget] = {}
-        self._rest_timer = app.Timer(self.quality.rest_delay_s, connect=self._on_rest, iterations=1, start=False)
+        self._rest_timer = app.Timer(self.quality.rest_delay_s, connect=self._on_rest, iterations=-1, start=False)
         self._drag_last: tuple[float, float] | None = None
         self._rest_bands = 1
         self._preview: AccumulationTarget | None = None
@@ -91,9 +130,14 @@ class PathTracerCanvas(app.Canvas):
     def _changed(self) -> None:
         """Something visible changed: render interactively now, at full quality once it rests."""
         self._last_change = time.perf_counter()
-        self._rest_timer.stop()
-        self._rest_timer.start()
+        self._arm_rest(self.quality.rest_delay_s)
         self.update()
+
+    def _arm_rest(self, delay: float) -> None:
+        # Repeating, and stopped by _on_rest itself: a one-shot vispy timer restarted from its own callback
+        # counts that callback against the new start and swallows the next timeout.
+        self._rest_timer.stop()
+        self._rest_timer.start(interval=max(float(delay), 0.001), iterations=-1)
 
     def set_volume(self, volume: np.ndarray) -> None:
         """``(Z, Y, X)`` float array of normalized values in [0, 1] (float16 or float32)."""
@@ -209,7 +253,14 @@ class PathTracerCanvas(app.Canvas):
         return self._targets[key]
 
     def _on_rest(self, event=None) -> None:
-        self.update()
+        self._rest_timer.stop()
+        remaining = self.quality.rest_delay_s - (time.perf_counter() - self._last_change)
+        if remaining > 0:
+            # Qt's coarse timers may fire up to 5% early; a draw now would still count as interactive and
+            # nothing would ever ask for the full-quality frame.
+            self._arm_rest(remaining + 0.002)
+        else:
+            self.update()
 
     def on_resize(self, event) -> None:
         if "_preview" in self.__dict__:  # not during construction (show=True resizes before __init__ ends)
@@ -222,6 +273,7 @@ class PathTracerCanvas(app.Canvas):
         pw, ph = self.physical_size
         self.interactive = (t0 - self._last_change) < self.quality.rest_delay_s
         if self.interactive:
+            self._level = self.quality.level()
             step_mult, res = self.quality.levels[self._level]
         else:
             step_mult, res = 1.0, 1.0
@@ -233,6 +285,8 @@ class PathTracerCanvas(app.Canvas):
         done_before = (target.frames, target.band)
         self.tracer.trace(target, self._camera, frames=1, step=step, max_frames=want, bands=bands)
         traced = (target.frames, target.band) != done_before
+        gloo.gl.glFinish()  # llvmpipe renders asynchronously until here: time tracing and showing apart
+        t1 = time.perf_counter()
         shown = target
         if self.interactive:
             self._preview = target
@@ -242,18 +296,22 @@ class PathTracerCanvas(app.Canvas):
         self.tracer.display(shown, (0, 0, pw, ph))
         gloo.flush()
         gloo.gl.glFinish()  # honest frame times: llvmpipe renders asynchronously until here
-        self.last_frame_ms = (time.perf_counter() - t0) * 1e3
+        t2 = time.perf_counter()
+        self.last_frame_ms = (t2 - t0) * 1e3
+        trace_ms, show_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
         self.spp = target.frames
         if self.interactive:
-            self._level = self.quality.adapt(self._level, self.last_frame_ms)
+            self._level = self.quality.adapt(self._level, trace_ms, show_ms)
         elif traced:
-            # Bands so that one band fits the budget (applied from the next frame boundary on).
-            per_frame = self.last_frame_ms * target.bands
-            cap = max(1, min(256, ph // 2))
-            self._rest_bands = int(min(cap, max(1, math.ceil(per_frame / self.quality.frame_budget_ms))))
+            self.quality.observe(trace_ms, 1.0 / target.bands, show_ms)
+        # Bands so that one band fits the budget (applied from the next frame boundary on).
+        self._rest_bands = self.quality.bands(cap=max(1, min(256, ph // 2)))
         self.events.frame_rendered(spp=self.spp, frame_ms=self.last_frame_ms, interactive=self.interactive)
         if not self.interactive and self.spp < want:
             self.update()  # keep refining
+        elif self.interactive and not self._rest_timer.running:
+            # an interactive frame always ends in a full-quality one
+            self._arm_rest(self.quality.rest_delay_s - (time.perf_counter() - self._last_change) + 0.002)
 
     # -- offscreen ---------------------------------------------------------------------------------------
     def render_image(self, width: int, height: int, spp: int = 64, progress: bool = False) -> np.ndarray:

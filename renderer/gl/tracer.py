@@ -3,7 +3,7 @@ framebuffers that hold the running mean of all frames since the last change (pro
 
 The optics are those of :mod:`renderer.tracer` line by line (see ``shaders/pt_trace.frag.glsl``), and the random
 numbers are the same counter-based hash (``shaders/pt_random.glsl`` = :mod:`renderer.sampling`): a GL frame
-with index ``f`` draws the jitters of the torch frame ``f``. Macro cells (:class:`renderer.macrocells.MacroCells`
+with index ``f`` draws the jitters of the torch frame ``f``. Macro cells (:class:`renderer.macrocells.GridMacroCells`
 of the grid, refreshed when the transfer function changes) let rays hop over cells that cannot contribute.
 
 Every method that touches GL must run with the owning canvas's context current (vispy gloo objects queue GL
@@ -104,7 +104,7 @@ class GLPathTracer:
         self._copy["a_position"] = self._quad
         self._volume: gloo.Texture3D | None = None
         self._volume_shape = (2, 2, 2)
-        self._grid = None  # torch (Z, Y, X) float32 copy for macro cells
+        self._grid: np.ndarray | None = None  # (Z, Y, X) float32 copy for macro cells
         self._cells = None
         self._cells_tex: gloo.Texture3D | None = None
         self._shadow: gloo.Texture3D | None = None
@@ -120,12 +120,9 @@ class GLPathTracer:
         self.version += 1
 
     def set_volume(self, volume: np.ndarray) -> None:
-        """``(Z, Y, X)`` normalized values in [0, 1] (float16 is kept as a half-float texture)."""
-        import torch
+        """``(Z, Y, X)`` normalized values in [0, 1] (float16 is kept as a half-float texture).
 
-        from ..fields import GridField
-        from ..macrocells import MacroCells
-
+        Cheap enough for the GUI thread while scrubbing: one texture upload and numpy macro cells (no torch)."""
         vol = np.asarray(volume)
         if vol.ndim != 3 or min(vol.shape) < 2:
             raise ValueError(f"a volume must be (Z, Y, X) with every side >= 2, got {vol.shape}")
@@ -133,11 +130,15 @@ class GLPathTracer:
         self._volume = _texture3d(self._volume, vol, fmt, "linear")
         self._volume_shape = vol.shape
         # Macro cells see exactly the values the texture holds (half floats rounded as GL rounds them).
-        grid = torch.from_numpy(np.ascontiguousarray(vol, dtype=np.float32)).clamp_(0.0, 1.0)
-        self._grid = GridField(grid)
-        self._cells = MacroCells(self._grid, voxels_per_cell=self.settings.voxels_per_cell)
-        self._refresh_cells()
+        self._grid = np.clip(np.asarray(vol, dtype=np.float32), 0.0, 1.0)
+        self._rebuild_cells()
         self._changed()
+
+    def _rebuild_cells(self) -> None:
+        from ..macrocells import GridMacroCells
+
+        self._cells = GridMacroCells(self._grid, voxels_per_cell=self.settings.voxels_per_cell)
+        self._refresh_cells()
 
     def set_shadow_volume(self, volume: np.ndarray | None) -> None:
         """``(Z, Y, X)`` transmittance toward the light at grid nodes (shadow mode 'field'), or None."""
@@ -184,21 +185,14 @@ class GLPathTracer:
                 raise AttributeError(f"unknown trace setting {k!r}")
             setattr(self.settings, k, v)
         if self.settings.voxels_per_cell != vpc and self._grid is not None:
-            from ..macrocells import MacroCells
-
-            self._cells = MacroCells(self._grid, voxels_per_cell=self.settings.voxels_per_cell)
-            self._refresh_cells()
+            self._rebuild_cells()
         self._changed()
 
     def _refresh_cells(self) -> None:
         if self._cells is None:
             return
-        import torch
-
-        table = torch.from_numpy(self.tf.table(self.settings.table_size))
-        self._cells.fingerprint = None
-        self._cells.refresh(self.tf, table)
-        occ = self._cells.occupied.to(torch.float32).numpy()
+        self._cells.refresh(self.tf.table(self.settings.table_size))
+        occ = self._cells.occupied.astype(np.float32)
         if self._cells_tex is not None and self._cells_tex.shape[:3] == occ.shape:
             self._cells_tex.set_data(occ)
         else:
@@ -207,7 +201,7 @@ class GLPathTracer:
         b = self._cells.bounds()
         self._empty = b is None
         if b is not None:
-            self._bounds = (tuple(b[0].tolist()), tuple(b[1].tolist()))
+            self._bounds = (tuple(float(x) for x in b[0]), tuple(float(x) for x in b[1]))
 
     # -- programs ----------------------------------------------------------------------------------------
     def _program(self, mode: str) -> gloo.Program:

@@ -75,7 +75,7 @@ def window(qtbot, bundle, monkeypatch):
             f"errors={win.errors} dialogs={shown} model={win.model is not None} "
             f"worker_alive={win.worker is not None and win.worker.alive} stats={win._stats} "
             f"shown_final={win._shown_final} spp={c.spp} interactive={c.interactive} "
-            f"tasks={win.tasks.pool.activeThreadCount()} visible={win.isVisible()} "
+            f"tasks={win.tasks.running} visible={win.isVisible()} "
             f"rest_timer={c._rest_timer.running} since_change={time.perf_counter() - c._last_change:.1f}s"
         )
         win.close()  # a failed setup must not leave its window behind for the next test's leak check
@@ -88,7 +88,7 @@ def window(qtbot, bundle, monkeypatch):
     from hyperinr_core.fast import compile_threads
 
     assert win.worker is None
-    assert win.tasks.pool.activeThreadCount() == 0
+    assert win.tasks.running == 0
     assert not win._play.isActive()
     shared = {t.ident for t in compile_threads()}
     leaked = [

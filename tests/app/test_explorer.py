@@ -14,11 +14,13 @@ def wait_final(qtbot, win):
         pass
 
 
-def test_window_opens_on_the_bundle(window):
+def test_window_opens_on_the_bundle(qtbot, window):
     assert list(window.sliders) == ["t"]
     assert window.windowTitle().endswith("test")
     assert window.field_unavailable_reason() is None  # the shadow model matches the bundle's TF
-    assert "generate" in window.status_label.text() and "spp" in window.status_label.text()
+    # the status line is refreshed at most 5 times a second
+    qtbot.waitUntil(lambda: "generate" in window.status_label.text() and "spp" in window.status_label.text(),
+                    timeout=2000)
     assert window.canvas.spp >= 4
 
 
@@ -89,7 +91,7 @@ def test_export_animation_frame_count_and_cancel_leaves_nothing(qtbot, window, t
     cancelled = tmp_path / "cancelled.mp4"
     dialog(cancelled, 200).start()
     window.export_progress.canceled.emit()  # what clicking Cancel does
-    qtbot.waitUntil(lambda: window.tasks.pool.activeThreadCount() == 0, timeout=120000)
+    qtbot.waitUntil(lambda: window.tasks.pending == 0, timeout=120000)
     assert not cancelled.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.mp4"]
 

@@ -119,3 +119,54 @@ def test_a_canvas_shown_at_construction_paints_without_errors(capfd):
     app.process_events()
     err = capfd.readouterr().err
     assert "AttributeError" not in err and "Error invoking" not in err, err
+
+
+def test_a_rest_timer_firing_early_still_ends_in_full_quality_frames(gl_context, volume):
+    """Qt's coarse timers may fire a little before their interval; the canvas must still leave the interactive
+    preview for full-quality accumulation (it used to stay at 1 spp forever)."""
+    import time
+
+    from vispy import app as vapp
+
+    from renderer.gl import PathTracerCanvas
+
+    c = PathTracerCanvas(size=(48, 40), show=True)
+    try:
+        c.set_volume(volume.astype(np.float16))
+        c.set_quality(64)
+        deadline = time.perf_counter() + 20
+        while c.interactive or c.spp < 2:  # settle first
+            vapp.process_events()
+            time.sleep(0.005)
+            assert time.perf_counter() < deadline, "the canvas never came to rest"
+        c._changed()
+        c._rest_timer.stop()  # as if the rest timer had fired ...
+        c._on_rest()  # ... long before the rest delay was over
+        vapp.process_events()
+        assert c.interactive, "the frame drawn right after a change is interactive"
+        deadline = time.perf_counter() + 20
+        while (c.interactive or c.spp < 2) and time.perf_counter() < deadline:
+            vapp.process_events()
+            time.sleep(0.005)
+        assert not c.interactive and c.spp >= 2
+    finally:
+        c.close()
+
+
+def test_interactive_quality_picks_the_finest_level_within_the_budget():
+    from renderer.gl.canvas import InteractiveQuality
+
+    q = InteractiveQuality(frame_budget_ms=30.0, headroom=1.0)
+    assert q.level() == len(q.levels) // 2  # nothing measured yet
+    q.observe(trace_ms=120.0, share=1.0, overhead_ms=0.0)  # a full-quality frame traces in 120 ms
+    q.observe(trace_ms=120.0, share=1.0, overhead_ms=0.0)
+    lvl = q.level()
+    assert q.unit_ms * q.cost(lvl) <= 30.0 < q.unit_ms * q.cost(lvl - 1)
+    assert q.bands(cap=100) == 4  # 120 ms in bands of at most 30 ms
+    q.observe(trace_ms=1.0, share=1.0, overhead_ms=0.0)  # the scene got cheap: back to full quality soon
+    q.observe(trace_ms=1.0, share=1.0, overhead_ms=0.0)
+    q.observe(trace_ms=1.0, share=1.0, overhead_ms=0.0)
+    assert q.level() == 0 and q.bands(cap=100) == 1
+    slow = InteractiveQuality(frame_budget_ms=30.0)
+    slow.observe(trace_ms=10_000.0, share=1.0, overhead_ms=50.0)  # nothing fits: the cheapest level
+    assert slow.level() == len(slow.levels) - 1 and slow.bands(cap=7) == 7
