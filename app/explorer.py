@@ -57,12 +57,22 @@ def run(args: argparse.Namespace) -> int:
         def shoot():
             from hyperinr_core.fileio import atomic_path
 
+            win.canvas.events.frame_rendered.disconnect(refined)
             with atomic_path(out) as tmp:
                 win.grab().save(str(tmp), "PNG")
-            print(f"wrote {out}")
+            print(f"wrote {out} ({win.canvas.spp} spp)")
             win.close()
 
-        win.first_frame.connect(lambda: QTimer.singleShot(300, shoot))
+        want = max(1, min(int(getattr(args, "spp", 32) or 32), win.canvas.max_spp))
+        shot = []
+
+        def refined(event):
+            # After the first full frame, wait for the requested samples per pixel at rest, then save once.
+            if not shot and not win._pending_first and not event.interactive and event.spp >= want:
+                shot.append(True)
+                QTimer.singleShot(100, shoot)
+
+        win.canvas.events.frame_rendered.connect(refined)
 
         def give_up():
             # Never hang a script; say so instead of exiting quietly (a cold torch.compile cache on a busy

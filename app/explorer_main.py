@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--light", metavar="AZ,POLAR", help="initial light direction in degrees")
     p.add_argument("--shadow", choices=("none", "rays", "field"), help="initial shadow mode")
+    p.add_argument("--spp", type=int, default=32, metavar="N",
+                   help="with --screenshot: samples per pixel to accumulate before saving (default 32)")
     return p
 
 

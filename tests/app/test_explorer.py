@@ -113,3 +113,27 @@ def test_dataset_of_the_wrong_kind_is_an_error_not_a_crash(qtbot, window, tmp_pa
     window.open_path(tmp_path / "x.json")
     qtbot.waitUntil(lambda: bool(window.dialogs), timeout=20000)
     assert "not a HyperINR bundle" in window.dialogs[-1][1]
+
+
+def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path):
+    """``hyperinr-explorer --screenshot`` (used for docs and scripts) writes the window with a rendered volume."""
+    import os
+    import subprocess
+    import sys
+
+    import imageio.v3 as iio
+
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, HYPERINR_SETTINGS_ORG="HyperINR-tests")
+    r = subprocess.run(
+        [sys.executable, "-m", "app.explorer_main", str(bundle), "--screenshot", str(out), "--param", "t=7.5",
+         "--light", "60,40", "--shadow", "field", "--spp", "8"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "wrote" in r.stdout and out.exists()
+    img = iio.imread(out)
+    assert img.ndim == 3 and img.shape[0] >= 300 and img.shape[1] >= 400
+    canvas = img[img.shape[0] // 4: 3 * img.shape[0] // 4, : img.shape[1] // 2, :3].astype(np.float32)
+    assert canvas.std() > 5.0  # a rendered volume, not an empty background
+    assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]  # written atomically, nothing left behind
