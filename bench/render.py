@@ -3,7 +3,9 @@ cells, on the demo INR (or ``--model``). 1 sample per pixel per frame.
 
 Shadow mode ``field`` is measured twice: with a shadow *grid* (``shadow_volume`` at ``--shadow-resolution``,
 trilinear lookups) and with a shadow *INR* (a small INR fitted to that grid, the paper's setting).
-``samples_per_s`` counts every field evaluation (primary + secondary rays, + shadow-INR lookups).
+``samples_per_s`` counts every field evaluation (primary + secondary rays, + shadow-INR lookups). Every mode
+is timed with macro cells; ``--no-macro-modes`` picks the modes also timed without them (default: ``none``,
+enough for the macro-cell gain; ``all`` adds some 15 minutes on a 2-core CPU).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def run(args) -> dict:
     for mode, sf in (("none", None), ("field_grid", shadow_grid), ("field_inr", shadow_inr), ("rays", None)):
         if mode not in args.modes:
             continue
-        for macro in (True, False):
+        for macro in (True, False) if mode in args.no_macro_modes else (True,):
             settings = RenderSettings(width=w, height=h, shadow=mode.split("_")[0], macro_cells=macro)
             pt = PathTracer(field, tf, Camera(), light, settings, shadow_field=sf)
             pt.macro_cells()  # built once per field; not part of a frame
@@ -116,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda" if _cuda() else "cpu")
     ap.add_argument("--repeats", type=int, default=3, help="timed frames of the fast configurations")
     ap.add_argument("--modes", default="none,field_grid,field_inr,rays", help="comma-separated subset")
+    ap.add_argument(
+        "--no-macro-modes", default="none",
+        help="modes also timed without macro cells (comma-separated, or 'all'; default: none only). Without "
+        "macro cells the rays mode takes minutes per frame on a CPU, so those baselines are opt-in",
+    )
     ap.add_argument("--shadow-resolution", type=int, default=64)
     ap.add_argument("--fit-steps", type=int, default=150, help="Adam steps of the demo and shadow INRs")
     ap.add_argument("--compile", action="store_true", help="evaluate INRs through hyperinr_core.fast")
@@ -123,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="OUT", help="also write the JSON to this file")
     args = ap.parse_args(argv)
     args.modes = args.modes.split(",")
+    args.no_macro_modes = args.modes if args.no_macro_modes == "all" else args.no_macro_modes.split(",")
     from bench._common import emit
 
     emit(run(args), args.json)

@@ -141,6 +141,13 @@ def shutdown() -> None:
     """Leave the process group if :func:`init_from_env` created it."""
     global _control_group, _we_initialized
     if _we_initialized and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            # Meet before tearing down: a rank leaving while another still has gloo traffic in flight (seen after
+            # a Ctrl-C on one rank) aborted in gloo's destructor ("terminate called without an active exception").
+            try:
+                dist.barrier(group=_control_group)
+            except Exception:  # noqa: BLE001 - a peer died: leave anyway, torchrun reports the failure
+                pass
         dist.destroy_process_group()
     _control_group = None
     _we_initialized = False

@@ -20,11 +20,15 @@ __all__ = ["Camera"]
 #: Elevation is kept inside +-MAX_ELEVATION so the look-at basis never degenerates (up = +z).
 MAX_ELEVATION = 89.0
 
+#: Far enough back that the whole unit cube (bounding-sphere radius sqrt(3)/2) fits the default 35-degree
+#: vertical field of view: the default view of every tool (explorer, render, export) shows all of the volume.
+DEFAULT_DISTANCE = 2.8
+
 
 @dataclass
 class Camera:
     target: tuple[float, float, float] = field(default=(0.5, 0.5, 0.5))
-    distance: float = 2.2
+    distance: float = DEFAULT_DISTANCE
     azimuth: float = 30.0
     elevation: float = 20.0
     fov: float = 35.0

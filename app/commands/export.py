@@ -10,7 +10,8 @@ def _scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="bundle manifest (model + shadow model + TF); instead of --model")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="model parameter")
     p.add_argument("--tf", help="transfer function preset or JSON (default: the bundle's, else viridis)")
-    p.add_argument("--camera", default="30,20,2.2", metavar="AZ,EL[,DIST]")
+    p.add_argument("--camera", default="30,20", metavar="AZ,EL[,DIST]",
+                   help="orbit camera (default 30,20 at the distance that shows the whole volume, 2.8)")
     p.add_argument("--light", default="45,45", metavar="AZ,POLAR")
     p.add_argument("--shadow", choices=("none", "rays", "field"), default="none")
     p.add_argument("--shadow-model", help="shadow HyperINR (default: the bundle's)")
@@ -72,7 +73,7 @@ def build_scene(args: argparse.Namespace):
         model,
         theta_for(model, args.param),
         tf,
-        Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else 2.2),
+        Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else Camera().distance),
         Light(azimuth=az, polar=polar),
         args.shadow,
         shadow,

@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--camera",
         default=None,
         metavar="AZ,EL[,DIST]",
-        help="orbit camera: azimuth, elevation (degrees) and distance (default 30,20,2.2)",
+        help="orbit camera: azimuth, elevation (degrees) and distance (default 30,20 and a distance that "
+        "shows the whole volume, 2.8)",
     )
     p.add_argument("--fov", type=float, default=35.0, help="vertical field of view, degrees")
     p.add_argument(
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         camera = Camera(
             azimuth=cam_vals[0],
             elevation=cam_vals[1],
-            distance=cam_vals[2] if len(cam_vals) > 2 else 2.2,
+            distance=cam_vals[2] if len(cam_vals) > 2 else Camera().distance,
             fov=args.fov,
         )
     except ValueError as exc:

@@ -178,7 +178,7 @@ class PathTracerCanvas(app.Canvas):
     def home_camera() -> Camera:
         """The initial view: far enough back that the whole unit cube (bounding-sphere radius sqrt(3)/2) fits
         the default 35-degree vertical field of view, so a new user sees all of the volume, not a crop."""
-        return Camera(distance=2.8)
+        return Camera()
 
     def reset_camera(self) -> None:
         """Back to :meth:`home_camera`."""

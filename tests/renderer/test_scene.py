@@ -38,7 +38,7 @@ def test_projection_matches_rays():
 
 
 def test_camera_orbit_zoom_round_trip():
-    cam = Camera().orbit(350.0, 100.0).zoom(0.5)
+    cam = Camera(distance=2.2).orbit(350.0, 100.0).zoom(0.5)
     assert cam.elevation == 89.0 and abs(cam.azimuth - 20.0) < 1e-9 and cam.distance == 1.1
     assert Camera.from_dict(json.loads(json.dumps(cam.to_dict()))) == cam
 
