@@ -303,9 +303,13 @@ class PathTracerCanvas(app.Canvas):
         if self.interactive:
             self._level = self.quality.adapt(self._level, trace_ms, show_ms)
         elif traced:
-            self.quality.observe(trace_ms, 1.0 / target.bands, show_ms)
+            # A banded draw also copies the rest of the frame through, a full-frame texture pass like showing
+            # it: without taking that out, more bands would look ever more expensive and ask for more bands.
+            banded_ms = max(trace_ms - show_ms, 0.1 * trace_ms) if target.bands > 1 else trace_ms
+            self.quality.observe(banded_ms, 1.0 / target.bands, show_ms)
         # Bands so that one band fits the budget (applied from the next frame boundary on).
-        self._rest_bands = self.quality.bands(cap=max(1, min(256, ph // 2)))
+        # At least 8 rows a band: each band also pays a full-frame copy, which must not dominate.
+        self._rest_bands = self.quality.bands(cap=max(1, min(64, ph // 8)))
         self.events.frame_rendered(spp=self.spp, frame_ms=self.last_frame_ms, interactive=self.interactive)
         if not self.interactive and self.spp < want:
             self.update()  # keep refining
