@@ -115,8 +115,10 @@ def test_dataset_of_the_wrong_kind_is_an_error_not_a_crash(qtbot, window, tmp_pa
     assert "not a HyperINR bundle" in window.dialogs[-1][1]
 
 
-def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path):
-    """``hyperinr-explorer --screenshot`` (used for docs and scripts) writes the window with a rendered volume."""
+@pytest.mark.parametrize("on", ["test bundle", "bundled demo"])
+def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path, on):
+    """``hyperinr-explorer --screenshot`` (used for docs and scripts) writes the window with a rendered volume;
+    without a model argument the explorer opens the bundled demo."""
     import os
     import subprocess
     import sys
@@ -126,8 +128,8 @@ def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path):
     out = tmp_path / "shot.png"
     env = dict(os.environ, HYPERINR_SETTINGS_ORG="HyperINR-tests")
     r = subprocess.run(
-        [sys.executable, "-m", "app.explorer_main", str(bundle), "--screenshot", str(out), "--param", "t=7.5",
-         "--light", "60,40", "--shadow", "field", "--spp", "8"],
+        [sys.executable, "-m", "app.explorer_main", *([str(bundle)] if on == "test bundle" else []),
+         "--screenshot", str(out), "--param", "t=7.5", "--light", "60,40", "--shadow", "field", "--spp", "8"],
         capture_output=True, text=True, timeout=600, env=env,
     )
     assert r.returncode == 0, r.stderr[-2000:]
