@@ -117,9 +117,9 @@ class MacroCells:
 
 
 # -- numpy twin for the GL path ---------------------------------------------------------------------------
-# The interactive canvas rebuilds macro cells for every new volume on the GUI thread. These numpy versions give
-# exactly the torch results above without touching torch's thread pools there (torch ops on the GUI thread
-# competed with the generation worker for OpenMP threads and took up to 40 ms for a 64^3 grid).
+# The interactive canvas rebuilds macro cells for every new volume on the GUI thread. These numpy versions
+# give exactly the torch results above without touching torch's thread pools there (torch ops on the GUI
+# thread competed with the generation worker for OpenMP threads and took up to 40 ms for a 64^3 grid).
 
 
 def _window_max_along(a: np.ndarray, axis: int, v: int) -> np.ndarray:
@@ -170,7 +170,7 @@ def max_alpha_np(lo: np.ndarray, hi: np.ndarray, alpha: np.ndarray) -> np.ndarra
 
 
 class GridMacroCells:
-    """Macro cells of a ``(Z, Y, X)`` node grid in numpy (the GL tracer's; same cells as :class:`MacroCells`)."""
+    """Macro cells of a ``(Z, Y, X)`` node grid in numpy for the GL tracer (as :class:`MacroCells`)."""
 
     def __init__(self, nodes: np.ndarray, voxels_per_cell: int = 16):
         nodes = np.asarray(nodes)

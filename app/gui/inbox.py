@@ -1,14 +1,14 @@
 """Hand calls from any thread to the GUI thread without touching Qt from that thread.
 
 Worker threads (generation, exports, file loading) must not emit Qt signals or own Qt objects: PySide emits
-from foreign threads at a high rate have corrupted reference counts (``Fatal Python error: bool_dealloc``), and
-a ``QRunnable`` deleted on a pool thread freed Python wrappers there, which deadlocked against the GUI thread
-(the pool thread waited for the GIL inside ``QObject::disconnect`` while the GUI thread held the GIL and waited
-for that connection's mutex).
+from foreign threads at a high rate have corrupted reference counts (``Fatal Python error: bool_dealloc``),
+and a ``QRunnable`` deleted on a pool thread freed Python wrappers there, which deadlocked against the GUI
+thread (the pool thread waited for the GIL inside ``QObject::disconnect`` while the GUI thread held the GIL
+and waited for that connection's mutex).
 
-An :class:`Inbox` is a plain Python queue plus a socket pair: :meth:`Inbox.post` (any thread) appends the call
-and writes one byte; a ``QSocketNotifier`` on the GUI thread wakes on that byte and runs the queued calls
-there. The posting thread calls no Qt function at all, and nothing polls.
+An :class:`Inbox` is a plain Python queue plus a socket pair: :meth:`Inbox.post` (any thread) appends the
+call and writes one byte; a ``QSocketNotifier`` on the GUI thread wakes on that byte and runs the queued
+calls there. The posting thread calls no Qt function at all, and nothing polls.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ class Inbox(QObject):
         return self.mailbox.post
 
     def drain(self, *_args) -> None:
-        """Run every queued call (GUI thread). Re-entrant calls (a modal dialog's ``setValue`` processes events)
-        return at once; the outer drain picks up what arrived meanwhile."""
+        """Run every queued call (GUI thread). Re-entrant calls (a modal dialog's ``setValue`` processes
+        events) return at once; the outer drain picks up what arrived meanwhile."""
         if self._draining or self.mailbox.closed:
             return
         self._draining = True

@@ -1,9 +1,9 @@
 """Run work off the GUI thread and deliver the outcome back on it.
 
-Pool threads are plain Python threads (``concurrent.futures``), not a ``QThreadPool``: they never hold, emit or
-free a Qt object. The callbacks (which usually close over widgets) stay on the GUI thread in a table until the
-outcome arrives through an :class:`~app.gui.inbox.Inbox`, so the last reference to anything Qt is always
-dropped there.
+Pool threads are plain Python threads (``concurrent.futures``), not a ``QThreadPool``: they never hold, emit
+or free a Qt object. The callbacks (which usually close over widgets) stay on the GUI thread in a table
+until the outcome arrives through an :class:`~app.gui.inbox.Inbox`, so the last reference to anything Qt is
+always dropped there.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class TaskRunner(QObject):
     def __init__(self, parent=None, max_threads: int = 2, thread_init: Callable[[], None] | None = None):
         super().__init__(parent)
         self.inbox = Inbox(self)
-        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix="hyperinr-task", initializer=thread_init)
+        self._pool = ThreadPoolExecutor(
+            max_threads, thread_name_prefix="hyperinr-task", initializer=thread_init
+        )
         self._jobs: dict[int, tuple] = {}
         self._keys = itertools.count()
         self._futures: set = set()

@@ -42,12 +42,12 @@ def ensure_app():
 class InteractiveQuality:
     """Cost levels while interacting: (step multiplier, resolution scale), cheapest last.
 
-    The canvas draws on the GUI thread, so a frame's time is time the event loop cannot run: every draw, at rest
-    (traced in bands) and while interacting, is kept within ``frame_budget_ms``. The cost of a frame is modelled
-    as ``overhead + unit * resolution_scale**2 / step_multiplier`` (rays times samples per ray, plus showing the
-    image); ``unit`` (tracing one full-quality frame) and ``overhead`` are running estimates from measured
-    frames, so the canvas picks the finest level that fits the budget directly instead of stepping one level
-    per frame and oscillating around it.
+    The canvas draws on the GUI thread, so a frame's time is time the event loop cannot run: every draw, at
+    rest (traced in bands) and while interacting, is kept within ``frame_budget_ms``. The cost of a frame is
+    modelled as ``overhead + unit * resolution_scale**2 / step_multiplier`` (rays times samples per ray,
+    plus showing the image); ``unit`` (tracing one full-quality frame) and ``overhead`` are running
+    estimates from measured frames, so the canvas picks the finest level that fits the budget directly
+    instead of stepping one level per frame and oscillating around it.
     """
 
     levels: tuple[tuple[float, float], ...] = (
@@ -64,7 +64,7 @@ class InteractiveQuality:
         return res * res / step_mult
 
     def observe(self, trace_ms: float, share: float, overhead_ms: float | None = None) -> None:
-        """Tracing ``share`` of a full-quality frame's work took ``trace_ms`` (and showing it ``overhead_ms``)."""
+        """Tracing ``share`` of a full-quality frame's work took ``trace_ms`` (showing it ``overhead_ms``)."""
         unit = trace_ms / max(share, 1e-6)
         self.unit_ms = unit if self.unit_ms is None else 0.5 * self.unit_ms + 0.5 * unit
         if overhead_ms is not None:
@@ -121,7 +121,8 @@ class PathTracerCanvas(app.Canvas):
         self._level = 0
         self._last_change = -math.inf
         self._targets: dict[tuple[int, int], AccumulationTarget] = {}
-        self._rest_timer = app.Timer(self.quality.rest_delay_s, connect=self._on_rest, iterations=-1, start=False)
+        self._rest_timer = app.Timer(self.quality.rest_delay_s, connect=self._on_rest, iterations=-1,
+                                     start=False)
         self._drag_last: tuple[float, float] | None = None
         self._rest_bands = 1
         self._preview: AccumulationTarget | None = None

@@ -117,8 +117,8 @@ def test_dataset_of_the_wrong_kind_is_an_error_not_a_crash(qtbot, window, tmp_pa
 
 @pytest.mark.parametrize("on", ["test bundle", "bundled demo"])
 def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path, on):
-    """``hyperinr-explorer --screenshot`` (used for docs and scripts) writes the window with a rendered volume;
-    without a model argument the explorer opens the bundled demo."""
+    """``hyperinr-explorer --screenshot`` (used for docs and scripts) writes the window with a rendered
+    volume; without a model argument the explorer opens the bundled demo."""
     import os
     import subprocess
     import sys
