@@ -38,6 +38,17 @@ def ensure_app():
         return app.use_app()
 
 
+def _delete_qt_object(obj) -> None:
+    """Delete a Qt object's C++ side now (its Python wrapper then reports it deleted); other objects: no-op."""
+    try:
+        import shiboken6
+        from PySide6.QtCore import QObject
+    except ImportError:
+        return
+    if isinstance(obj, QObject) and shiboken6.isValid(obj):
+        shiboken6.delete(obj)
+
+
 @dataclass
 class InteractiveQuality:
     """Cost levels while interacting: (step multiplier, resolution scale), cheapest last.
@@ -127,6 +138,27 @@ class PathTracerCanvas(app.Canvas):
         self._rest_bands = 1
         self._preview: AccumulationTarget | None = None
 
+    def close(self) -> None:
+        """Close the canvas and destroy its native widget and timer now, not whenever they are collected.
+
+        The canvas and its Qt widget reference each other, so without this the widget lives until a garbage
+        collection, which may run anywhere: in the middle of another canvas's draw (a ``QOpenGLWidget``'s
+        destructor makes its own GL context current, and the draw's remaining GL calls then crash the
+        process) or on a worker thread (Qt objects must die on the thread they live on).
+        """
+        if self._closed:
+            return
+        timer = self.__dict__.get("_rest_timer")
+        if timer is not None:
+            timer.stop()
+            timer.events.timeout.disconnect()  # the bound method keeps the canvas alive
+            _delete_qt_object(getattr(timer, "_backend", None))
+        backend = self._backend
+        super().close()
+        if backend is not None:
+            backend._vispy_canvas = None  # vispy's paint/resize handlers then do nothing
+            _delete_qt_object(backend)
+
     # -- scene API ---------------------------------------------------------------------------------------
     def _changed(self) -> None:
         """Something visible changed: render interactively now, at full quality once it rests."""
@@ -137,6 +169,8 @@ class PathTracerCanvas(app.Canvas):
     def _arm_rest(self, delay: float) -> None:
         # Repeating, and stopped by _on_rest itself: a one-shot vispy timer restarted from its own callback
         # counts that callback against the new start and swallows the next timeout.
+        if self._closed:
+            return  # its timer is gone
         self._rest_timer.stop()
         self._rest_timer.start(interval=max(float(delay), 0.001), iterations=-1)
 

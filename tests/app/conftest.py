@@ -99,3 +99,9 @@ def window(qtbot, bundle, monkeypatch):
     assert not leaked, leaked
     visible = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
     assert not visible, visible
+    # The GL canvas is destroyed when the window closes, not left for a garbage collection to destroy at an
+    # arbitrary point (e.g. in the middle of another canvas's draw).
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+    gl_widgets = [w for w in QApplication.allWidgets() if isinstance(w, QOpenGLWidget)]
+    assert not gl_widgets, gl_widgets

@@ -170,3 +170,60 @@ def test_interactive_quality_picks_the_finest_level_within_the_budget():
     slow = InteractiveQuality(frame_budget_ms=30.0)
     slow.observe(trace_ms=10_000.0, share=1.0, overhead_ms=50.0)  # nothing fits: the cheapest level
     assert slow.level() == len(slow.levels) - 1 and slow.bands(cap=7) == 7
+
+
+_COLLECT_DURING_A_DRAW = """
+import gc, sys
+import numpy as np
+from vispy import app
+from renderer.gl.canvas import PathTracerCanvas
+
+gc.disable()  # collect only where the script says so
+for _ in range(3):
+    old = PathTracerCanvas(size=(48, 40), show=True)
+    old.set_volume(np.random.default_rng(0).random((16, 16, 16)).astype(np.float16))
+    for _ in range(5):
+        app.process_events()
+    old.close()
+    del old
+canvas = PathTracerCanvas(size=(64, 48), show=True)
+canvas.set_volume(np.random.default_rng(1).random((16, 16, 16)).astype(np.float16))
+collected = []
+canvas.events.draw.connect(lambda event: collected.append(gc.collect()) if not collected else None,
+                           position="first")
+for _ in range(50):
+    app.process_events()
+assert collected, "the canvas never drew"
+canvas.close()
+print("survived")
+"""
+
+
+def test_closed_canvases_collected_during_another_canvas_draw_do_not_crash(gl_context, tmp_path):
+    """A closed canvas used to keep its QOpenGLWidget until a garbage collection, which could run in the middle
+    of another canvas's draw: the widget's destructor made its own GL context current and the draw crashed
+    the process (a segfault). Run in a subprocess so that a crash fails this test, not the whole run."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "collect_during_draw.py"
+    script.write_text(_COLLECT_DURING_A_DRAW)
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "survived" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_close_destroys_the_native_widget_and_timer_at_once(gl_context, volume):
+    import shiboken6
+
+    from renderer.gl import PathTracerCanvas
+
+    c = PathTracerCanvas(size=(32, 24), show=True)
+    c.set_volume(volume.astype(np.float16))  # arms the rest timer
+    widget, timer = c.native, c._rest_timer._backend
+    assert shiboken6.isValid(widget) and shiboken6.isValid(timer)
+    c.close()
+    assert not shiboken6.isValid(widget) and not shiboken6.isValid(timer)
+    c.update()  # harmless after close, and so are a change and closing twice
+    c.set_volume(volume.astype(np.float16))
+    c.close()
