@@ -39,7 +39,7 @@ def ensure_app():
 
 
 def _delete_qt_object(obj) -> None:
-    """Delete a Qt object's C++ side now (its Python wrapper then reports it deleted); other objects: no-op."""
+    """Delete a Qt object's C++ side now (its Python wrapper then reports it deleted); others: no-op."""
     try:
         import shiboken6
         from PySide6.QtCore import QObject

@@ -200,9 +200,9 @@ print("survived")
 
 
 def test_closed_canvases_collected_during_another_canvas_draw_do_not_crash(gl_context, tmp_path):
-    """A closed canvas used to keep its QOpenGLWidget until a garbage collection, which could run in the middle
-    of another canvas's draw: the widget's destructor made its own GL context current and the draw crashed
-    the process (a segfault). Run in a subprocess so that a crash fails this test, not the whole run."""
+    """A closed canvas used to keep its QOpenGLWidget until a garbage collection, which could run in the
+    middle of another canvas's draw: the widget's destructor made its own GL context current and the draw
+    crashed the process (a segfault). Run in a subprocess so that a crash fails this test, not the whole run."""
     import subprocess
     import sys
 
