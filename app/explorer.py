@@ -23,8 +23,10 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.bundle import demo_bundle_path
+    from app.gui.binding import check_qt_binding
     from renderer.gl.canvas import ensure_app
 
+    check_qt_binding()
     ensure_app()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("HyperINR Explorer")

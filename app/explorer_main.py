@@ -32,7 +32,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("hyperinr-explorer: the explorer window is not part of this build yet.", file=sys.stderr)
         return 1
-    return run(args)
+    from hyperinr_core.errors import HyperINRError
+
+    try:
+        return run(args)
+    except HyperINRError as exc:  # before a window exists (e.g. an unusable Qt binding)
+        print(f"hyperinr-explorer: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
