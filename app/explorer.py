@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
             win.canvas.events.frame_rendered.disconnect(refined)
             with atomic_path(out) as tmp:
-                win.grab().save(str(tmp), "PNG")
+                win.grab_window().save(str(tmp), "PNG")
             print(f"wrote {out} ({win.canvas.spp} spp)")
             win.close()
 

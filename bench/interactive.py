@@ -110,7 +110,8 @@ class _Driver:
                 "spp_gained": self.canvas.spp - spp0, "wall_s": wall}
 
 
-def run(size=(800, 600), frames: int = 30, steps: int = 256, rung: int = 32, seed: int = 0) -> dict:
+def run(size=(800, 600), frames: int = 30, steps: int = 256, rung: int = 32, seed: int = 0,
+        surface: str = "window") -> dict:
     import numpy as np
     import torch
 
@@ -140,7 +141,8 @@ def run(size=(800, 600), frames: int = 30, steps: int = 256, rung: int = 32, see
 
     vol64 = dec.decode_numpy(model.generate([0.5 * (lo + hi)]), 64)
     tf = TransferFunction.preset("viridis")
-    canvas = PathTracerCanvas(size=size, show=True, title="bench interactive")
+    canvas = PathTracerCanvas(size=size, show=True, title="bench interactive", surface=surface)
+    out["surface"] = surface
     canvas.set_volume(vol64)
     canvas.set_transfer_function(tf)
     canvas.set_light(Light())
@@ -228,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch intra-op threads for generation/decoding (default 1: two OpenMP threads "
                          "spin against llvmpipe's rasterizer threads on a 2-core CPU)")
+    ap.add_argument("--surface", choices=("window", "widget"), default="window",
+                    help="the canvas on its own GL window (the explorer's, default) or as a QOpenGLWidget")
     ap.add_argument("--json", "--out", dest="out", metavar="OUT", help="also write the JSON to this file")
     args = ap.parse_args(argv)
     if not _has_display():
@@ -246,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.torch_threads))
     w, h = (int(v) for v in args.size.lower().split("x"))
-    emit(run((w, h), args.frames, args.steps, args.rung), args.out)
+    emit(run((w, h), args.frames, args.steps, args.rung, surface=args.surface), args.out)
     return 0
 
 

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
     result_ready = Signal(object)  # Result, emitted on the GUI thread (the worker posts through the inbox)
     first_frame = Signal()
 
-    def __init__(self, parent=None, interactive_resolutions=(32, 64)):
+    def __init__(self, parent=None, interactive_resolutions=(32, 64), canvas_surface: str = "window"):
         super().__init__(parent)
         from renderer import Light, TransferFunction
         from renderer.gl.canvas import PathTracerCanvas
@@ -68,8 +68,10 @@ class MainWindow(QMainWindow):
         # One torch thread per pool thread: the GUI thread and the software GL rasteriser need the other core,
         # and OpenMP threads competing for busy cores run many times slower than one thread.
         self.tasks = TaskRunner(self, thread_init=_one_torch_thread)
-        self.canvas = PathTracerCanvas(size=(800, 600), show=False)
-        self.setCentralWidget(self.canvas.native)
+        # The canvas on its own native GL window (in a window container): a QOpenGLWidget ("widget") would
+        # make every repaint of every other widget go through GL composition (hyperinr bench latency).
+        self.canvas = PathTracerCanvas(size=(800, 600), show=False, surface=canvas_surface)
+        self.setCentralWidget(self.canvas.widget)
         self.model = None
         self.shadow_model = None
         self.bundle: Bundle | None = None
@@ -539,6 +541,22 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         if state is not None:
             self.restoreState(state)
+
+    def grab_window(self):
+        """The window as a QPixmap, the canvas included (a widget grab leaves a native GL window blank)."""
+        from PySide6.QtCore import QPoint, QRect
+        from PySide6.QtGui import QImage, QPainter
+
+        pix = self.grab()
+        container = self.canvas.widget
+        view = self.canvas.grab_view() if container.isVisible() else None
+        if view is not None:
+            h, w, _ = view.shape
+            img = QImage(view.data, w, h, 3 * w, QImage.Format_RGB888)
+            painter = QPainter(pix)
+            painter.drawImage(QRect(container.mapTo(self, QPoint(0, 0)), container.size()), img)
+            painter.end()
+        return pix
 
     def closeEvent(self, event) -> None:
         s = settings()

@@ -38,6 +38,16 @@ def ensure_app():
         return app.use_app()
 
 
+def _qt_object_alive(obj) -> bool:
+    """False for a Qt object whose C++ side was deleted; True for anything else."""
+    try:
+        import shiboken6
+        from PySide6.QtCore import QObject
+    except ImportError:
+        return True
+    return not isinstance(obj, QObject) or shiboken6.isValid(obj)
+
+
 def _delete_qt_object(obj) -> None:
     """Delete a Qt object's C++ side now (its Python wrapper then reports it deleted); others: no-op."""
     try:
@@ -116,8 +126,12 @@ class PathTracerCanvas(app.Canvas):
     """
 
     def __init__(self, size: tuple[int, int] = (800, 600), show: bool = False, title: str = "HyperINR",
-                 settings: TraceSettings | None = None, quality: InteractiveQuality | None = None, **kwargs):
+                 settings: TraceSettings | None = None, quality: InteractiveQuality | None = None,
+                 surface: str = "widget", **kwargs):
         ensure_app()
+        if surface not in ("widget", "window"):
+            raise ValueError(f"surface must be 'widget' or 'window', not {surface!r}")
+        self._surface_kind = surface  # read by create_native, which vispy's constructor calls
         super().__init__(size=size, show=show, title=title, keys=None, **kwargs)
         self.events.add(camera_changed=Event, frame_rendered=Event)
         self.set_current()
@@ -137,6 +151,25 @@ class PathTracerCanvas(app.Canvas):
         self._drag_last: tuple[float, float] | None = None
         self._rest_bands = 1
         self._preview: AccumulationTarget | None = None
+        self._shown: AccumulationTarget | None = None
+
+    def create_native(self) -> None:
+        """As vispy's; ``surface='window'`` puts the canvas on a ``QOpenGLWindow`` (see :mod:`.qt_window`)."""
+        if self._backend is not None or self._surface_kind != "window":
+            return super().create_native()
+        from .qt_window import WindowCanvasBackend
+
+        assert self._app.native
+        WindowCanvasBackend(self, **self._backend_kwargs)  # sets self._backend
+        self._backend_kwargs = None
+        self.events.draw.connect(self.context.flush_commands, position="last")
+        if self._autoswap:
+            self.events.draw.connect((self, "swap_buffers"), ref=True, position="last")
+
+    @property
+    def widget(self):
+        """The QWidget to put in a layout: the canvas itself, or the container of its GL window."""
+        return self._backend.widget() if self._surface_kind == "window" else self.native
 
     def close(self) -> None:
         """Close the canvas and destroy its native widget and timer now, not whenever they are collected.
@@ -154,10 +187,23 @@ class PathTracerCanvas(app.Canvas):
             timer.events.timeout.disconnect()  # the bound method keeps the canvas alive
             _delete_qt_object(getattr(timer, "_backend", None))
         backend = self._backend
-        super().close()
+        if backend is not None and not _qt_object_alive(backend):
+            # Its window went with the widget that contained it: nothing left to close but vispy's records.
+            from vispy.app.canvas import forget_canvas
+
+            self._closed = True
+            self.events.close()
+            forget_canvas(self)
+        else:
+            super().close()
         if backend is not None:
             backend._vispy_canvas = None  # vispy's paint/resize handlers then do nothing
-            _delete_qt_object(backend)
+            # The GL window or widget, then the offscreen context and surface made for GL work before the
+            # first paint. A window's container stays, empty, and goes with its parent: deleting the container
+            # from here corrupts PySide's parent-child records (a crash when the parent is deleted).
+            for obj in (backend, getattr(backend, "_secondary_context", None),
+                        getattr(backend, "_surface", None)):
+                _delete_qt_object(obj)
 
     # -- scene API ---------------------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -329,6 +375,7 @@ class PathTracerCanvas(app.Canvas):
             shown = self._preview  # the first full-quality frame is still in progress
         gloo.clear(color=(0, 0, 0, 1))
         self.tracer.display(shown, (0, 0, pw, ph))
+        self._shown = shown
         gloo.flush()
         gloo.gl.glFinish()  # honest frame times: llvmpipe renders asynchronously until here
         t2 = time.perf_counter()
@@ -353,6 +400,24 @@ class PathTracerCanvas(app.Canvas):
             self._arm_rest(self.quality.rest_delay_s - (time.perf_counter() - self._last_change) + 0.002)
 
     # -- offscreen ---------------------------------------------------------------------------------------
+    def grab_view(self) -> np.ndarray | None:
+        """What the canvas shows now, as ``(H, W, 3)`` uint8 at its physical size (None before a frame).
+
+        The image last drawn is shown again into an offscreen framebuffer and read back: unlike reading the
+        window, this works for a canvas on its own native window, whose pixels a widget grab cannot see.
+        """
+        if self._shown is None or self._closed:
+            return None
+        self.set_current()
+        pw, ph = self.physical_size
+        fbo = gloo.FrameBuffer(gloo.RenderBuffer((ph, pw), format="color"))
+        with fbo:
+            gloo.clear(color=(0, 0, 0, 1))
+            self.tracer.display(self._shown, (0, 0, pw, ph))
+            img = gloo.read_pixels((0, 0, pw, ph), alpha=False)
+        fbo.delete()
+        return np.ascontiguousarray(img)
+
     def render_image(self, width: int, height: int, spp: int = 64, progress: bool = False) -> np.ndarray:
         """Render ``spp`` samples per pixel offscreen at full quality; ``(height, width, 3)`` uint8."""
         return _to_uint8(self.render_float(width, height, spp, progress))

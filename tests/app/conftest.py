@@ -101,7 +101,9 @@ def window(qtbot, bundle, monkeypatch):
     assert not visible, visible
     # The GL canvas is destroyed when the window closes, not left for a garbage collection to destroy at an
     # arbitrary point (e.g. in the middle of another canvas's draw).
+    from PySide6.QtOpenGL import QOpenGLWindow
     from PySide6.QtOpenGLWidgets import QOpenGLWidget
 
     gl_widgets = [w for w in QApplication.allWidgets() if isinstance(w, QOpenGLWidget)]
+    gl_widgets += [w for w in QApplication.allWindows() if isinstance(w, QOpenGLWindow)]
     assert not gl_widgets, gl_widgets

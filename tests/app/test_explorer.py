@@ -41,6 +41,34 @@ def test_moving_the_light_changes_the_shadowed_image(qtbot, window):
     assert np.abs(snapshot(window) - before).mean() > 0.1
 
 
+def test_the_canvas_window_takes_mouse_and_keys(qtbot, window):
+    """The canvas is a native GL window in a container: dragging on it orbits, the wheel zooms, and the arrow
+    keys still step the timestep while it has the focus."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    gl_window = window.canvas.native
+    az, dist = window.canvas.camera.azimuth, window.canvas.camera.distance
+    mid = QPoint(gl_window.width() // 2, gl_window.height() // 2)
+    QTest.mousePress(gl_window, Qt.LeftButton, Qt.NoModifier, mid)
+    for dx in (40, 80):
+        qtbot.wait(20)  # vispy drops moves that follow each other within 10 ms
+        QTest.mouseMove(gl_window, mid + QPoint(dx, 0))
+    QTest.mouseRelease(gl_window, Qt.LeftButton, Qt.NoModifier, mid + QPoint(80, 0))
+    assert window.canvas.camera.azimuth != pytest.approx(az)
+    t0 = window.sliders["t"].value()
+    QTest.keyClick(gl_window, Qt.Key_Right)
+    assert window.sliders["t"].value() > t0
+    from PySide6.QtCore import QCoreApplication, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    at = QPointF(mid)
+    QCoreApplication.sendEvent(gl_window, QWheelEvent(at, QPointF(gl_window.mapToGlobal(mid)), QPoint(0, 0),
+                                                      QPoint(0, 120), Qt.NoButton, Qt.NoModifier,
+                                                      Qt.NoScrollPhase, False))
+    assert window.canvas.camera.distance < dist
+
+
 def test_editing_the_tf_changes_the_image_and_can_disable_field_shadows(window):
     window.shadow_combo.setCurrentText("field")
     before = snapshot(window)

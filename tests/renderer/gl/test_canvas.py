@@ -202,7 +202,8 @@ print("survived")
 def test_closed_canvases_collected_during_another_canvas_draw_do_not_crash(gl_context, tmp_path):
     """A closed canvas used to keep its QOpenGLWidget until a garbage collection, which could run in the
     middle of another canvas's draw: the widget's destructor made its own GL context current and the draw
-    crashed the process (a segfault). Run in a subprocess so that a crash fails this test, not the whole run."""
+    crashed the process (a segfault). Run in a subprocess so that a crash fails this test, not the whole
+    run."""
     import subprocess
     import sys
 
@@ -227,3 +228,92 @@ def test_close_destroys_the_native_widget_and_timer_at_once(gl_context, volume):
     c.update()  # harmless after close, and so are a change and closing twice
     c.set_volume(volume.astype(np.float16))
     c.close()
+
+
+def test_a_canvas_on_its_own_gl_window_draws_renders_and_grabs(gl_context, volume):
+    """surface='window': a QOpenGLWindow in a window container (no GL composition of the other widgets). It
+    renders offscreen before it is first shown (secondary context), accumulates on screen, and what it shows
+    can be read back although a widget grab cannot see it."""
+    import time
+
+    import shiboken6
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+    from vispy import app as vapp
+
+    from renderer.gl import PathTracerCanvas
+
+    class Parent(QWidget):
+        keys = []
+
+        def keyPressEvent(self, event):
+            self.keys.append(event.key())
+
+    ref = PathTracerCanvas(size=(40, 30), show=False)
+    c = PathTracerCanvas(size=(40, 30), show=False, surface="window")
+    try:
+        for x in (ref, c):
+            x.set_volume(volume.astype(np.float16))
+        before_show = c.render_image(24, 18, spp=2)
+        np.testing.assert_array_equal(before_show, ref.render_image(24, 18, spp=2))  # the same GL program
+        parent = Parent()
+        QVBoxLayout(parent).addWidget(c.widget)
+        assert c.widget is not c.native and c.widget.parent() is parent
+        assert c.grab_view() is None  # nothing drawn yet
+        parent.resize(90, 70)
+        parent.show()
+        deadline = time.perf_counter() + 30
+        while (c.interactive or c.spp < 2) and time.perf_counter() < deadline:
+            vapp.process_events()
+            time.sleep(0.005)
+        assert not c.interactive and c.spp >= 2, "the window never accumulated at rest"
+        np.testing.assert_array_equal(c.render_image(24, 18, spp=2), before_show)
+        view = c.grab_view()
+        pw, ph = c.physical_size
+        assert view.shape == (ph, pw, 3) and (pw, ph) == (c.widget.width(), c.widget.height())
+        assert view.std() > 1.0  # the volume, not a blank frame
+        # a key the canvas does not handle goes on to the widget around it, as from a QWidget canvas
+        from PySide6.QtCore import QEvent, Qt
+
+        c.native.keyPressEvent(QKeyEvent(QEvent.KeyPress, Qt.Key_Right, Qt.NoModifier))
+        assert Parent.keys == [Qt.Key_Right]
+        window, container = c.native, c.widget
+    finally:
+        ref.close()
+        c.close()
+    # the container stays, empty, and goes with its parent
+    assert not shiboken6.isValid(window) and shiboken6.isValid(container)
+    parent.close()
+    del parent
+    import gc
+
+    gc.collect()
+    assert not shiboken6.isValid(container)
+
+
+def test_a_gl_window_deleted_with_its_parent_widget_leaves_a_canvas_that_closes_cleanly(gl_context, volume):
+    import gc
+
+    import shiboken6
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from renderer.gl import PathTracerCanvas
+
+    c = PathTracerCanvas(size=(40, 30), show=False, surface="window")
+    c.set_volume(volume.astype(np.float16))
+    parent = QWidget()
+    QVBoxLayout(parent).addWidget(c.widget)
+    window = c.native
+    del parent
+    gc.collect()
+    assert not shiboken6.isValid(window)
+    c.close()  # no "already deleted" error
+    c.update()
+    assert c._closed
+
+
+def test_unknown_surface_is_refused():
+    from renderer.gl import PathTracerCanvas
+
+    with pytest.raises(ValueError, match="surface"):
+        PathTracerCanvas(size=(8, 8), surface="pbuffer")
