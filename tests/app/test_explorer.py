@@ -59,6 +59,15 @@ def test_the_canvas_window_takes_mouse_and_keys(qtbot, window):
     t0 = window.sliders["t"].value()
     QTest.keyClick(gl_window, Qt.Key_Right)
     assert window.sliders["t"].value() > t0
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    gl_window.requestActivate()
+    qtbot.waitUntil(lambda: QGuiApplication.focusWindow() is gl_window, timeout=5000)
+    assert QApplication.activeWindow() is window  # the window around the GL window is the active one
+    QTest.keyClick(gl_window, Qt.Key_R, Qt.ControlModifier)  # View > Reset camera, from the GL window
+    assert window.canvas.camera.azimuth == pytest.approx(az)
     from PySide6.QtCore import QCoreApplication, QPointF
     from PySide6.QtGui import QWheelEvent
 
