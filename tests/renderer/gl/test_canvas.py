@@ -173,7 +173,7 @@ def test_interactive_quality_picks_the_finest_level_within_the_budget():
 
 
 _COLLECT_DURING_A_DRAW = """
-import gc, sys
+import gc, sys, time
 import numpy as np
 from vispy import app
 from renderer.gl.canvas import PathTracerCanvas
@@ -191,7 +191,11 @@ canvas.set_volume(np.random.default_rng(1).random((16, 16, 16)).astype(np.float1
 collected = []
 canvas.events.draw.connect(lambda event: collected.append(gc.collect()) if not collected else None,
                            position="first")
-for _ in range(50):
+deadline = time.perf_counter() + 60
+while not collected and time.perf_counter() < deadline:
+    app.process_events()
+    time.sleep(0.005)
+for _ in range(20):  # and the rest of that draw, and a few more
     app.process_events()
 assert collected, "the canvas never drew"
 canvas.close()
