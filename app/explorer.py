@@ -23,11 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.bundle import demo_bundle_path
-    from app.gui.binding import check_qt_binding
     from renderer.gl.canvas import ensure_app
 
-    check_qt_binding()
-    ensure_app()
+    ensure_app()  # refuses a Qt binding known to corrupt the interpreter (renderer/gl/binding.py)
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("HyperINR Explorer")
     from app.gui.main_window import MainWindow

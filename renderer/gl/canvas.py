@@ -31,7 +31,14 @@ __all__ = ["PathTracerCanvas", "InteractiveQuality", "render_offscreen", "ensure
 
 
 def ensure_app():
-    """The vispy application on the PySide6 backend (reusing a QApplication that already exists)."""
+    """The vispy application on the PySide6 backend (reusing a QApplication that already exists).
+
+    Raises :class:`~hyperinr_core.errors.HyperINRError` first when the installed PySide6 is known to
+    corrupt reference counts (see :mod:`.binding`).
+    """
+    from .binding import check_qt_binding
+
+    check_qt_binding()
     try:
         return app.use_app("pyside6")
     except RuntimeError:  # another backend was chosen already: use it

@@ -9,7 +9,7 @@ import pytest
 def test_void_qt_calls_keep_their_reference_to_none(qapp):
     from PySide6.QtCore import QTimer
 
-    from app.gui.binding import none_references_dropped
+    from renderer.gl.binding import none_references_dropped
 
     assert none_references_dropped(256) == 0
     timer = QTimer()
@@ -22,11 +22,12 @@ def test_void_qt_calls_keep_their_reference_to_none(qapp):
 
 
 def test_a_binding_that_drops_references_is_refused_with_the_fix_named(monkeypatch):
-    import app.gui.binding as binding
+    import renderer.gl.binding as binding
     from hyperinr_core.errors import HyperINRError
 
     if sys.version_info >= (3, 12):
         pytest.skip("None is immortal from Python 3.12 on: the check does nothing there")
+    monkeypatch.setattr(binding, "_checked", False)
     monkeypatch.setattr(binding, "none_references_dropped", lambda calls=64: 64)
     with pytest.raises(HyperINRError, match=r"PySide6-Essentials>=6\.6,!=6\.12\.0"):
         binding.check_qt_binding()
