@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     qapp.setApplicationName("HyperINR Explorer")
     from app.gui.main_window import MainWindow
 
-    win = MainWindow()
+    # A scripted screenshot starts from defaults and leaves the user's saved session alone.
+    win = MainWindow(restore_session=not args.screenshot)
     light = parse_light(args.light)
     if light:
         win._set_light(azimuth=light[0], polar=light[1])

@@ -49,8 +49,19 @@ def _one_torch_thread() -> None:
     torch.set_num_threads(1)
 
 
+RECENT_MAX = 8
+BUNDLE_TF_ITEM = "as in the bundle"
+
+
 def settings() -> QSettings:
     return QSettings(SETTINGS_ORG, SETTINGS_APP)
+
+
+def _source_key(path: str | os.PathLike) -> str:
+    """Settings key of an opened file (its resolved path, hashed: keys must not contain separators)."""
+    import hashlib
+
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
 
 class MainWindow(QMainWindow):
@@ -59,7 +70,10 @@ class MainWindow(QMainWindow):
     result_ready = Signal(object)  # Result, emitted on the GUI thread (the worker posts through the inbox)
     first_frame = Signal()
 
-    def __init__(self, parent=None, interactive_resolutions=(32, 64), canvas_surface: str = "window"):
+    def __init__(self, parent=None, interactive_resolutions=(32, 64), canvas_surface: str = "window",
+                 restore_session: bool = True):
+        """``restore_session=False`` (scripted screenshots): start from defaults and leave the saved
+        session (layout, recent files, transfer functions) untouched."""
         super().__init__(parent)
         from renderer import Light, TransferFunction
         from renderer.gl.canvas import PathTracerCanvas
@@ -84,6 +98,9 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []  # every error shown, for tests and the log
         self._shown_final = False
         self._pending_first = True
+        self._session = bool(restore_session)
+        self._source: str | None = None  # the file the current model came from (settings key of its TF)
+        self._bundle_tf = None  # the transfer function the bundle itself names
         self._play = QTimer(self)
         self._play.setInterval(80)
         self._play.timeout.connect(self._advance)
@@ -107,14 +124,19 @@ class MainWindow(QMainWindow):
         m = self.menuBar().addMenu("&File")
         for text, key, slot in (
             ("&Open…", QKeySequence.Open, self._open_dialog),
+            (None, None, None),
             ("Export &frame…", "Ctrl+E", self._export_frame_dialog),
             ("Export &animation…", "Ctrl+Shift+E", self._export_animation_dialog),
             ("&Quit", QKeySequence.Quit, self.close),
         ):
+            if text is None:
+                self.recent_menu = m.addMenu("Open &recent")
+                continue
             a = QAction(text, self)
             a.setShortcut(key)
             a.triggered.connect(slot)
             m.addAction(a)
+        self._refresh_recent_menu()
         self.view_menu = self.menuBar().addMenu("&View")
         reset = QAction("&Reset camera", self)
         reset.setShortcut("Ctrl+R")
@@ -234,6 +256,45 @@ class MainWindow(QMainWindow):
     def _last_dir(self) -> str:
         return str(settings().value("last_dir", str(Path.home())))
 
+    # -- recent files ------------------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = settings().value("recent_files", [])
+        if isinstance(value, str):  # QSettings returns a one-element list as a plain string
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember_recent(self, path: str | os.PathLike) -> None:
+        if not self._session:
+            return
+        p = str(Path(path).resolve())
+        settings().setValue("recent_files", [p, *[r for r in self.recent_files() if r != p]][:RECENT_MAX])
+        self._refresh_recent_menu()
+
+    def _forget_recent(self, path: str) -> None:
+        settings().setValue("recent_files", [r for r in self.recent_files() if r != path])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for i, p in enumerate(recent):
+            a = self.recent_menu.addAction(f"&{i + 1} {Path(p).name}")
+            a.setToolTip(p)
+            a.setData(p)
+            a.triggered.connect(partial(self._open_recent, p))
+        if recent:
+            self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction("Clear list")
+        clear.setEnabled(bool(recent))
+        clear.triggered.connect(lambda: (settings().remove("recent_files"), self._refresh_recent_menu()))
+
+    def _open_recent(self, path: str, _checked=False) -> None:
+        if not Path(path).exists():
+            self._forget_recent(path)
+            self.show_error("Cannot open a recent file", f"{path}: no such file (removed from the list)")
+            return
+        self.open_path(path)
+
     def open_path(self, path: str | os.PathLike) -> None:
         """Load a bundle, model or dataset on a task thread; the window stays usable meanwhile."""
         self.statusBar().showMessage(f"opening {path}…")
@@ -273,13 +334,14 @@ class MainWindow(QMainWindow):
 
                 show_nvs_model(self, obj, *payload)
             else:
-                self._install(obj, *payload)
+                self._install(obj, *payload, source=path)
             settings().setValue("last_dir", str(Path(path).resolve().parent))
+            self._remember_recent(path)
             self.statusBar().showMessage(f"opened {path}", 4000)
 
         self.tasks.submit(load, done, lambda exc: self.show_error(f"Cannot open {path}", exc))
 
-    def _install(self, bundle: Bundle, model, shadow, tf) -> None:
+    def _install(self, bundle: Bundle, model, shadow, tf, source=None) -> None:
         if getattr(self, "nvs_view", None) is not None:
             from app.gui.nvs_view import show_volume_canvas
 
@@ -288,6 +350,18 @@ class MainWindow(QMainWindow):
             self.worker.close()
         self.bundle, self.model, self.shadow_model = bundle, model, shadow
         self.setWindowTitle(f"HyperINR Explorer — {bundle.title or Path(bundle.model).name}")
+        self._save_session_tf()  # the model being replaced keeps its transfer function for next time
+        self._bundle_tf = tf
+        self._set_bundle_tf_item(tf is not None)
+        self._source = str(source) if source is not None else None
+        restored = self._saved_tf(self._source)
+        if restored is not None and restored != tf:
+            tf = restored
+            self.statusBar().showMessage(
+                f"transfer function restored from the last session"
+                f"{f' (preset… > {BUNDLE_TF_ITEM} goes back to the bundle’s)' if self._bundle_tf else ''}",
+                8000,
+            )
         if tf is not None:
             self.tf = tf
             self._sync_tf_widgets()
@@ -442,12 +516,47 @@ class MainWindow(QMainWindow):
     def _set_opacity(self, points: list) -> None:
         self.set_transfer_function(self.tf.with_opacity(points))
 
+    def _set_bundle_tf_item(self, present: bool) -> None:
+        i = self.preset_combo.findText(BUNDLE_TF_ITEM)
+        if present and i < 0:
+            self.preset_combo.insertItem(1, BUNDLE_TF_ITEM)
+        elif not present and i >= 0:
+            self.preset_combo.removeItem(i)
+
+    def _saved_tf(self, source: str | None):
+        """The transfer function last used with ``source`` (None if none, or not restoring the session)."""
+        if not self._session or source is None:
+            return None
+        import json
+
+        from renderer.transfer import TransferFunction
+
+        text = settings().value(f"transfer_functions/{_source_key(source)}")
+        if not text:
+            return None
+        try:
+            return TransferFunction.from_dict(json.loads(str(text)), source="the saved session")
+        except Exception:  # noqa: BLE001 - a damaged setting is dropped, never an error dialog at startup
+            settings().remove(f"transfer_functions/{_source_key(source)}")
+            return None
+
+    def _save_session_tf(self) -> None:
+        if not self._session or self._source is None:
+            return
+        import json
+
+        settings().setValue(f"transfer_functions/{_source_key(self._source)}", json.dumps(self.tf.to_dict()))
+
     def _apply_preset(self, index: int) -> None:
         from renderer.transfer import TransferFunction
 
         if index <= 0:
             return
-        self.set_transfer_function(TransferFunction.preset(self.preset_combo.itemText(index)))
+        name = self.preset_combo.itemText(index)
+        if name == BUNDLE_TF_ITEM and self._bundle_tf is not None:
+            self.set_transfer_function(self._bundle_tf)
+        else:
+            self.set_transfer_function(TransferFunction.preset(name))
         self._sync_tf_widgets()
         self.preset_combo.setCurrentIndex(0)
 
@@ -533,6 +642,9 @@ class MainWindow(QMainWindow):
         QMessageBox.critical(self, title, msg)
 
     def _restore_settings(self) -> None:
+        if not self._session:
+            self.resize(1280, 800)
+            return
         s = settings()
         geo, state = s.value("geometry"), s.value("window_state")
         if geo is not None:
@@ -559,9 +671,11 @@ class MainWindow(QMainWindow):
         return pix
 
     def closeEvent(self, event) -> None:
-        s = settings()
-        s.setValue("geometry", self.saveGeometry())
-        s.setValue("window_state", self.saveState())
+        if self._session:
+            s = settings()
+            s.setValue("geometry", self.saveGeometry())
+            s.setValue("window_state", self.saveState())
+            self._save_session_tf()
         self._play.stop()
         self._status_timer.stop()
         if self.worker is not None:

@@ -57,7 +57,9 @@ def window(qtbot, bundle, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text)))
     threads_before = {t.ident for t in threading.enumerate()}
-    from app.gui.main_window import MainWindow
+    from app.gui.main_window import MainWindow, settings
+
+    settings().clear()  # every test starts from a fresh session (recent files, transfer functions, layout)
 
     win = MainWindow(interactive_resolutions=(16, 24))
     win.dialogs = shown

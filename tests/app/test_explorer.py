@@ -176,3 +176,56 @@ def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path, 
     canvas = img[img.shape[0] // 4: 3 * img.shape[0] // 4, : img.shape[1] // 2, :3].astype(np.float32)
     assert canvas.std() > 5.0  # a rendered volume, not an empty background
     assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]  # written atomically, nothing left behind
+
+
+def test_the_session_persists_recent_files_and_the_transfer_function(qtbot, window, bundle, tmp_path):
+    """Recent files and each model's transfer function come back in the next window; 'as in the bundle' goes
+    back to the bundle's own; a recent file that has gone is dropped with a message; a scripted session
+    (restore_session=False) neither reads nor writes any of it."""
+    from app.gui.main_window import BUNDLE_TF_ITEM, MainWindow
+
+    bundle_tf = window.tf
+    assert window.recent_files() == [str(bundle.resolve())]
+    assert window.preset_combo.findText(BUNDLE_TF_ITEM) > 0
+    edited = [(0.0, 0.0), (0.5, 0.3), (1.0, 0.9)]
+    window.opacity.set_points(edited)
+    window._set_opacity(edited)
+    assert window.field_unavailable_reason() is not None  # the shadow model was made for the bundle's TF
+    window.close()
+
+    second = MainWindow(interactive_resolutions=(16, 24))
+    second.dialogs = window.dialogs
+    try:
+        second.show()
+        actions = [a for a in second.recent_menu.actions() if a.data()]
+        assert [a.data() for a in actions] == [str(bundle.resolve())]
+        with qtbot.waitSignal(second.first_frame, timeout=180000):
+            actions[0].trigger()
+        assert second.tf.opacity == edited and second.tf != bundle_tf
+        second._apply_preset(second.preset_combo.findText(BUNDLE_TF_ITEM))
+        assert second.tf == bundle_tf and second.field_unavailable_reason() is None
+
+        gone = tmp_path / "gone.json"
+        from app.gui.main_window import settings
+
+        settings().setValue("recent_files", [str(gone), str(bundle.resolve())])
+        second._refresh_recent_menu()
+        next(a for a in second.recent_menu.actions() if a.data() == str(gone)).trigger()
+        assert "no such file" in second.errors[-1] and second.recent_files() == [str(bundle.resolve())]
+    finally:
+        second.close()
+
+    scripted = MainWindow(interactive_resolutions=(16, 24), restore_session=False)
+    try:
+        scripted.show()
+        with qtbot.waitSignal(scripted.first_frame, timeout=180000):
+            scripted.open_path(bundle)
+        assert scripted.tf == bundle_tf  # the saved edit is not applied ...
+        scripted._set_opacity(edited[:2])
+    finally:
+        scripted.close()
+    third = MainWindow(interactive_resolutions=(16, 24))
+    try:
+        assert third._saved_tf(str(bundle)) == bundle_tf  # ... nor overwritten
+    finally:
+        third.close()
