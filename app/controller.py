@@ -9,6 +9,7 @@ forwards them to its own thread through a queued Qt signal.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Request", "Result", "GenerationWorker", "lower_thread_priority"]
 
@@ -60,7 +63,12 @@ class Result:
 
 
 class GenerationWorker:
-    """One background thread serving the newest :class:`Request` for ``model`` (and ``shadow_model``)."""
+    """One background thread serving the newest :class:`Request` for ``model`` (and ``shadow_model``).
+
+    Decoding is eager until the decoder's compilation is started: after the first request by default, or,
+    with ``compile_after_first=False``, when :meth:`start_compiling` is called (the explorer calls it once its
+    first full-quality frame is up, so that compiling competes with neither).
+    """
 
     def __init__(
         self,
@@ -68,6 +76,7 @@ class GenerationWorker:
         on_result: Callable[[Result], None],
         shadow_model=None,
         threads: int | None = 1,
+        compile_after_first: bool = True,
     ):
         self.model = model
         self.shadow_model = shadow_model
@@ -75,6 +84,8 @@ class GenerationWorker:
         self.threads = threads
         self._cv = threading.Condition()
         self._pending: Request | None = None
+        self._compile_wanted = False
+        self._compile_after_first = compile_after_first
         self._stop = False
         self._serial = 0
         self._thread = threading.Thread(target=self._run, name="hyperinr-generation", daemon=True)
@@ -88,6 +99,12 @@ class GenerationWorker:
             self._pending = req
             self._cv.notify()
         return req.serial
+
+    def start_compiling(self) -> None:
+        """Switch to the compiling decoder (it compiles in the background, eager until that lands)."""
+        with self._cv:
+            self._compile_wanted = True
+            self._cv.notify()
 
     def _newer_waiting(self) -> bool:
         with self._cv:
@@ -113,24 +130,35 @@ class GenerationWorker:
 
         # The first request is decoded eagerly, with no compiler running: compiling (a background thread and
         # C++ builds) slows the eager decodes it overlaps several times on a 2-core CPU, and the first image
-        # would wait for it (first volume 6.3 s after launch instead of 2.4). Once the first request is served
-        # the compiling decoder takes over and starts compiling at once, while the first image is looked at;
-        # it evaluates eagerly until the compiled code lands.
+        # would wait for it (first volume 6.3 s after launch instead of 2.4). Then (see the class docstring)
+        # the compiling decoder takes over and starts compiling; it evaluates eagerly until that lands.
         decoder = Decoder(DecoderConfig(compile=False), device=self.model.device)
-        first = True
+        compiling = False
+        inr = None
         while True:
             with self._cv:
-                while self._pending is None and not self._stop:
+                while self._pending is None and not self._stop and (compiling or not self._compile_wanted):
                     self._cv.wait()
                 if self._stop:
                     return
                 req, self._pending = self._pending, None
+                switch = not compiling and self._compile_wanted
+            if switch:
+                compiling = True
+                try:
+                    compiled = Decoder(device=self.model.device)
+                    probe = inr if inr is not None else self.model.generate(self.model.cfg.param_lo)
+                    compiled.evaluator(probe)  # starts compiling in the background
+                    decoder = compiled
+                except Exception:  # noqa: BLE001 - stay eager; decoding works without the compiler
+                    log.warning("could not start compiling the decoder", exc_info=True)
+            if req is None:
+                continue
             try:
                 inr = self._serve(req, decoder)
-                if first:
-                    first = False
-                    decoder = Decoder(device=self.model.device)
-                    decoder.evaluator(inr)  # starts the background compilation
+                if not compiling and self._compile_after_first:
+                    with self._cv:
+                        self._compile_wanted = True
             except Exception as exc:  # reported to the GUI, never kills the worker
                 self.on_result(
                     Result(

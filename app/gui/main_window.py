@@ -369,8 +369,10 @@ class MainWindow(QMainWindow):
         self._build_param_sliders()
         self._update_shadow_availability()
         # The worker thread never emits a Qt signal: it posts, and result_ready is emitted on the GUI thread.
+        # The decoder compiles once the first full-quality frame is up (on_frame), not during the first image;
+        # a model opened later starts compiling after its first volume.
         self.worker = GenerationWorker(model, partial(self.tasks.inbox.post, self.result_ready.emit),
-                                       shadow_model=shadow)
+                                       shadow_model=shadow, compile_after_first=not self._pending_first)
         self._shown_final = False
         self.request()
 
@@ -426,6 +428,8 @@ class MainWindow(QMainWindow):
         self._schedule_status()
         if self._pending_first and self._shown_final and not event.interactive and event.spp >= 4:
             self._pending_first = False
+            if self.worker is not None:
+                self.worker.start_compiling()
             self.first_frame.emit()
 
     def _schedule_status(self) -> None:

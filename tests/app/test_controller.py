@@ -50,3 +50,30 @@ def test_the_first_request_is_decoded_without_the_compiler_which_starts_right_af
         assert _compiling_evaluators(model), "the compiling decoder did not take over after the first request"
     finally:
         w.close()
+
+
+def test_with_compile_after_first_off_compiling_waits_for_start_compiling():
+    from app.controller import GenerationWorker, Request
+
+    model = _model(1, 10)
+    finals = []
+    done = threading.Event()
+    w = GenerationWorker(model, lambda r: (finals.append(r), done.set()) if r.final else None,
+                         compile_after_first=False)
+    try:
+        for theta in (0.2, 0.7):
+            done.clear()
+            w.request(Request([theta], resolutions=(8,)))
+            assert done.wait(120)
+        assert _compiling_evaluators(model) == []  # two requests served, still eager
+        w.start_compiling()
+        for _ in range(200):
+            if _compiling_evaluators(model):
+                break
+            threading.Event().wait(0.05)
+        assert _compiling_evaluators(model)
+        done.clear()
+        w.request(Request([0.5], resolutions=(8,)))
+        assert done.wait(120) and finals[-1].error is None and finals[-1].volume.shape == (8, 8, 8)
+    finally:
+        w.close()
