@@ -60,6 +60,10 @@ class Result:
     shadow_ms: float = 0.0
     error: str | None = None
     extra: dict = field(default_factory=dict)
+    histogram: np.ndarray | None = None  # final volumes: counts in HISTOGRAM_BINS bins over [0, 1]
+
+
+HISTOGRAM_BINS = 64
 
 
 class GenerationWorker:
@@ -184,16 +188,20 @@ class GenerationWorker:
             if shadow_inr is not None:
                 shadow = decoder.decode_shadow(shadow_inr, min(res, req.shadow_resolution)).cpu().numpy()
             t3 = time.perf_counter()
+            final = k == len(req.resolutions) - 1
+            # the TF editor draws over the shown volume's histogram: counted here, not on the GUI thread
+            hist = np.histogram(vol, bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0] if final else None
             self.on_result(
                 Result(
                     req,
                     vol,
                     shadow,
                     res,
-                    final=k == len(req.resolutions) - 1,
+                    final=final,
                     generate_ms=gen_ms,
                     decode_ms=(t2 - t1) * 1e3,
                     shadow_ms=(t3 - t2) * 1e3,
+                    histogram=hist,
                 )
             )
         return inr

@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self._session = bool(restore_session)
         self._source: str | None = None  # the file the current model came from (settings key of its TF)
         self._bundle_tf = None  # the transfer function the bundle itself names
+        self.histogram: np.ndarray | None = None  # of the last full-resolution volume shown
         self._play = QTimer(self)
         self._play.setInterval(80)
         self._play.timeout.connect(self._advance)
@@ -211,10 +212,18 @@ class MainWindow(QMainWindow):
         self.opacity.pointsChanged.connect(self._set_opacity)
         tl.addWidget(self.opacity)
         row = QHBoxLayout()
-        for text, slot in (("Load…", self._load_tf), ("Save…", self._save_tf)):
+        for text, slot, tip in (
+            ("Fit to volume", self._fit_opacity,
+             "Stretch the opacity curve over the value range of the volume shown now"),
+            ("Load…", self._load_tf, "Load a transfer function (JSON)"),
+            ("Save…", self._save_tf, "Save the transfer function (JSON)"),
+        ):
             b = QPushButton(text)
+            b.setToolTip(tip)
             b.clicked.connect(slot)
             row.addWidget(b)
+            if slot == self._fit_opacity:
+                self.fit_button = b
         tl.addLayout(row)
         self._dock("Transfer function", tfw)
 
@@ -417,12 +426,32 @@ class MainWindow(QMainWindow):
         self._stats.update(gen=r.generate_ms, decode=r.decode_ms + r.shadow_ms, res=r.resolution)
         self._shown_final = r.final
         self._schedule_status()
-        if self._pending_first and r.final:
-            self._histogram_from(r.volume)
+        if r.histogram is not None:  # final volumes: the editor follows the volume shown
+            self.histogram = r.histogram
+            self.opacity.set_histogram(r.histogram)
 
-    def _histogram_from(self, volume: np.ndarray) -> None:
-        counts, _ = np.histogram(np.asarray(volume, np.float32), bins=64, range=(0.0, 1.0))
-        self.opacity.set_histogram(counts)
+    def data_range(self, tail: float = 0.002) -> tuple[float, float] | None:
+        """The shown volume's value range from its histogram, without the lowest ``tail`` of the values."""
+        h = self.histogram
+        if h is None or h.sum() == 0:
+            return None
+        edges = np.linspace(0.0, 1.0, len(h) + 1)
+        cdf = np.cumsum(h) / h.sum()
+        lo = edges[int(np.searchsorted(cdf, tail, side="right"))]
+        hi = edges[int(np.flatnonzero(h)[-1]) + 1]
+        return float(lo), float(max(hi, lo + 1.0 / len(h)))
+
+    def _fit_opacity(self) -> None:
+        """Stretch the opacity curve from [0, 1] over the shown volume's value range (e.g. an early timestep
+        whose values all lie where the series-wide curve is still transparent)."""
+        rng = self.data_range()
+        if rng is None:
+            return
+        lo, hi = rng
+        pts = [(lo + v * (hi - lo), a) for v, a in self.tf.opacity]
+        self.set_transfer_function(self.tf.with_opacity(pts))
+        self._sync_tf_widgets()
+        self.statusBar().showMessage(f"opacity curve fitted to this volume's values {lo:.3f}…{hi:.3f}", 6000)
 
     def _on_frame(self, event) -> None:
         self._schedule_status()

@@ -229,3 +229,30 @@ def test_the_session_persists_recent_files_and_the_transfer_function(qtbot, wind
         assert third._saved_tf(str(bundle)) == bundle_tf  # ... nor overwritten
     finally:
         third.close()
+
+
+def test_the_histogram_follows_the_volume_and_fit_to_volume_stretches_the_opacity_curve(qtbot, window):
+    """The editor's histogram is the shown volume's (counted on the worker); 'Fit to volume' maps the opacity
+    curve's [0, 1] onto the volume's value range (an early timestep whose values all lie where the
+    series-wide curve is still transparent becomes visible)."""
+
+    h0 = window.histogram.copy()
+    wait_final_at = window.sliders["t"].value() + 3.0
+    with qtbot.waitSignal(window.result_ready, timeout=30000, check_params_cb=lambda r: r.final):
+        window.sliders["t"].setValue(wait_final_at)
+    assert window.histogram.sum() == h0.sum() and not np.array_equal(window.histogram, h0)
+    assert np.array_equal(window.opacity.histogram, np.log1p(window.histogram.astype(float)))
+
+    lo, hi = window.data_range()
+    assert 0.0 <= lo < hi <= 1.0 and window.histogram[int(hi * 64) :].sum() == 0
+
+    # values between 0.1 and 0.3 only (the demo's t < 3): the fitted curve spans exactly that
+    window.histogram = np.zeros(64, np.int64)
+    window.histogram[int(0.1 * 64) : int(0.3 * 64)] = 1000
+    lo, hi = window.data_range()
+    assert (lo, hi) == pytest.approx((6 / 64, 19 / 64))
+    before = window.tf.opacity
+    window.fit_button.click()
+    assert [a for _, a in window.tf.opacity] == [a for _, a in before]
+    assert [v for v, _ in window.tf.opacity] == pytest.approx([lo + v * (hi - lo) for v, _ in before])
+    np.testing.assert_allclose(window.opacity.points, window.tf.opacity)  # the editor shows the fitted curve
