@@ -1,7 +1,10 @@
 """Explorer tests: pytest-qt under Xvfb (a GL canvas needs a display; without one they fail, never skip)."""
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 
@@ -9,8 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-# Keep the user's settings untouched: the explorer reads this at import.
+# Keep the user's settings untouched (the explorer reads this at import), and keep each test run's settings
+# to itself: Qt keeps them under XDG_CONFIG_HOME, here a directory of this process's own.
 os.environ["HYPERINR_SETTINGS_ORG"] = "HyperINR-tests"
+_CONFIG_HOME = tempfile.mkdtemp(prefix="hyperinr-tests-config-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

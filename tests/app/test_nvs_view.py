@@ -103,6 +103,9 @@ def test_dragging_the_image_turns_the_view(qtbot, window):
         qtbot.mouseMove(c, mid + QPoint(-60, 0))
         qtbot.mouseMove(c, mid + QPoint(-60, 20))
         qtbot.mouseRelease(c, Qt.LeftButton, pos=mid + QPoint(-60, 20))
+    # The drag made two requests: the first one's final image may be followed by the second one's coarse
+    # image in the same delivery; wait for the newest request's final image.
+    qtbot.waitUntil(lambda: _final(view), timeout=30000)
     theta1, phi1 = view.theta()
     assert phi1 > phi0 and theta1 < theta0  # dragging left/down: azimuth up, polar angle down
     assert np.abs(view.image.astype(np.float32) - before).mean() > 0.5
