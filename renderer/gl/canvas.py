@@ -1,4 +1,5 @@
-"""PathTracerCanvas: the interactive GL view the explorer embeds (``canvas.native`` is the QWidget).
+"""PathTracerCanvas: the interactive GL view the explorer embeds (``canvas.widget`` is the QWidget to lay out:
+the canvas itself, or with ``surface='window'`` the container of its own GL window, see :mod:`.qt_window`).
 
 Interaction model: while anything changes (mouse drag, wheel, a new volume while scrubbing, a light drag) the
 canvas renders single frames at an adaptive cost level (coarser step, then lower resolution) chosen so frames
