@@ -58,7 +58,9 @@ class WindowCanvasBackend(_qt.QtBaseCanvasBackend, QOpenGLWindow):
         self.setMinimumSize(size)
         self.setMaximumSize(size)
 
-    def window(self):  # noqa: D102 - QWidget API: the top-level window; for screenChanged, the window itself
+    def window(self):
+        """QWidget API, used by vispy to follow screen changes through the top-level widget; a window has
+        none (vispy then skips it, and Qt re-exposes the window on another screen anyway)."""
         return None
 
     # -- embedding -----------------------------------------------------------------------------------------
