@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QDockWidget, QGridLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 
 def _to_pixmap(a: np.ndarray, size: int = 192) -> QPixmap:
@@ -17,7 +17,7 @@ def _to_pixmap(a: np.ndarray, size: int = 192) -> QPixmap:
 
 
 class CompareDock(QDockWidget):
-    def __init__(self, window, path):
+    def __init__(self, window, path, n_frames: int):
         super().__init__(f"Compare: {path}", window)
         self.setObjectName("Compare")
         self.window_, self.path = window, str(path)
@@ -25,21 +25,21 @@ class CompareDock(QDockWidget):
         grid = QGridLayout(w)
         self.frame = QSpinBox()
         self.info = QLabel()
-        grid.addWidget(QLabel("Frame"), 0, 0)
-        grid.addWidget(self.frame, 0, 1)
-        grid.addWidget(self.info, 0, 2, 1, 2)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Frame"))
+        top.addWidget(self.frame)
+        top.addWidget(self.info, 1)
+        grid.addLayout(top, 0, 0, 1, 4)
         self.images = {}
         for col, name in enumerate(("ground truth", "HyperINR", "LERP")):
             lab = QLabel()
             lab.setMinimumSize(192, 192)
             self.images[name] = lab
-            grid.addWidget(QLabel(name), 1, col + 1 if col else 0)
-            grid.addWidget(lab, 2, col + 1 if col else 0)
+            grid.addWidget(QLabel(name), 1, col)
+            grid.addWidget(lab, 2, col)
+        grid.setColumnStretch(3, 1)  # the three slices side by side, packed to the left
         self.setWidget(w)
-        from hyperinr_core.data import open_dataset
-
-        with open_dataset(self.path) as ds:
-            self.frame.setRange(0, ds.n_frames - 1)
+        self.frame.setRange(0, int(n_frames) - 1)
         self.frame.valueChanged.connect(self.refresh)
         self.refresh(0)
 
@@ -47,7 +47,7 @@ class CompareDock(QDockWidget):
         model, path = self.window_.model, self.path
 
         def work():
-            from hyperinr_core.baselines import LERP
+            from hyperinr_core.baselines import Lerp
             from hyperinr_core.data import open_dataset
             from hyperinr_core.metrics import psnr
             from renderer.decode import Decoder
@@ -57,7 +57,7 @@ class CompareDock(QDockWidget):
                 gt = (ds.frame(i) - lo) / (hi - lo)
                 theta = ds.params[i]
                 pred = Decoder().decode(model.generate(theta), gt.shape).float().numpy()
-                lerp = (LERP(ds).predict(ds.normalized_params(ds.params[i : i + 1])[0]) - lo) / (hi - lo)
+                lerp = (Lerp(ds).predict(ds.normalized_params(ds.params[i : i + 1])[0]) - lo) / (hi - lo)
                 train = bool(ds.train_mask[i])
             z = gt.shape[0] // 2
             return i, theta, train, gt[z], pred[z], lerp[z], psnr(pred, gt, 1.0), psnr(lerp, gt, 1.0)

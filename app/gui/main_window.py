@@ -337,7 +337,7 @@ class MainWindow(QMainWindow):
         def done(value):
             kind, obj, payload = value
             if kind == "dataset":
-                self._open_dataset(obj)
+                self._open_dataset(obj, n_frames=payload[1])
             elif kind == "nvs":
                 from app.gui.nvs_view import show_nvs_model
 
@@ -627,10 +627,10 @@ class MainWindow(QMainWindow):
             self.canvas.set_background((c.redF(), c.greenF(), c.blueF()))
 
     # -- datasets ------------------------------------------------------------------------------------------
-    def _open_dataset(self, path) -> None:
+    def _open_dataset(self, path, n_frames: int) -> None:
         from app.gui.compare import CompareDock
 
-        dock = CompareDock(self, path)
+        dock = CompareDock(self, path, n_frames)  # n_frames was read on the loading thread
         self.addDockWidget(Qt.BottomDockWidgetArea, dock)
 
     # -- export --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QDockWidget
 
 
 def snapshot(win, spp=2):
@@ -150,6 +151,26 @@ def test_dataset_of_the_wrong_kind_is_an_error_not_a_crash(qtbot, window, tmp_pa
     window.open_path(tmp_path / "x.json")
     qtbot.waitUntil(lambda: bool(window.dialogs), timeout=20000)
     assert "not a HyperINR bundle" in window.dialogs[-1][1]
+
+
+def test_a_dataset_opens_a_comparison_of_ground_truth_hyperinr_and_lerp(qtbot, window, tmp_path):
+    from tests.core.training_helpers import tiny_series
+
+    data = tiny_series(tmp_path / "series.h5", n_frames=5, stride=2)  # frames 0, 2, 4 train; 1, 3 held out
+    window.open_path(data)
+    qtbot.waitUntil(lambda: window.findChild(QDockWidget, "Compare") is not None, timeout=20000)
+    dock = window.findChild(QDockWidget, "Compare")
+    assert dock.frame.maximum() == 4
+    qtbot.waitUntil(lambda: "PSNR" in dock.info.text() or bool(window.errors), timeout=60000)
+    assert not window.errors, window.errors
+    assert "training frame" in dock.info.text()
+    assert all(not lab.pixmap().isNull() for lab in dock.images.values())
+    dock.frame.setValue(1)
+    qtbot.waitUntil(lambda: "held-out frame" in dock.info.text(), timeout=60000)
+    # LERP between two smooth neighbouring frames of a moving blob: a finite, sizeable PSNR
+    lerp_db = float(dock.info.text().split("LERP")[1].split("dB")[0])
+    assert 10.0 < lerp_db < 100.0
+    assert not window.dialogs
 
 
 @pytest.mark.parametrize("on", ["test bundle", "bundled demo"])
