@@ -601,13 +601,12 @@ class MainWindow(QMainWindow):
             return
         from renderer.transfer import TransferFunction
 
-        try:
-            tf = TransferFunction.from_json(path)
-        except Exception as exc:
-            self.show_error("Cannot load the transfer function", exc)
-            return
-        self.set_transfer_function(tf)
-        self._sync_tf_widgets()
+        def apply(tf) -> None:
+            self.set_transfer_function(tf)
+            self._sync_tf_widgets()
+
+        self.tasks.submit(lambda: TransferFunction.from_json(path), apply,
+                          lambda exc: self.show_error("Cannot load the transfer function", exc))
 
     def _save_tf(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

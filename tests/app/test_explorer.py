@@ -277,3 +277,44 @@ def test_the_histogram_follows_the_volume_and_fit_to_volume_stretches_the_opacit
     assert [a for _, a in window.tf.opacity] == [a for _, a in before]
     assert [v for v, _ in window.tf.opacity] == pytest.approx([lo + v * (hi - lo) for v, _ in before])
     np.testing.assert_allclose(window.opacity.points, window.tf.opacity)  # the editor shows the fitted curve
+
+
+def test_tf_files_play_and_render_settings(qtbot, window, tmp_path, monkeypatch):
+    """Save and load the TF through the dialogs (a broken file is an error dialog, nothing changes), Play
+    moves the timestep, and the Light sphere, Quality and Progressive controls reach the canvas."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from renderer.transfer import TransferFunction
+
+    saved = tmp_path / "tf.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(saved), ""))
+    window._save_tf()
+    qtbot.waitUntil(saved.exists, timeout=10000)
+    assert TransferFunction.from_json(saved) == window.tf
+
+    other = TransferFunction.preset("magma")
+    other.to_json(tmp_path / "magma.json")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "magma.json"), ""))
+    window._load_tf()
+    qtbot.waitUntil(lambda: window.tf == other, timeout=10000)
+    assert window.cmap_combo.currentText() == "magma"
+
+    (tmp_path / "broken.json").write_text("{not json")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "broken.json"), ""))
+    window._load_tf()
+    qtbot.waitUntil(lambda: bool(window.dialogs), timeout=10000)
+    assert "broken.json" in window.dialogs[-1][1] and window.tf == other
+
+    t0 = window.sliders["t"].value()
+    window.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: window.sliders["t"].value() != t0, timeout=5000)
+    window.play_button.setChecked(False)
+    assert not window._play.isActive()
+
+    window.sphere.directionChanged.emit(120.0, 30.0)
+    assert (window.light.azimuth, window.light.polar) == pytest.approx((120.0, 30.0))
+    assert window.azimuth.value() == pytest.approx(120.0)
+    window.quality.setValue(128)
+    assert window.canvas.tracer.settings.step == pytest.approx(1 / 128)
+    window.progressive.setChecked(False)
+    assert window.canvas.progressive is False
