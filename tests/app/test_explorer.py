@@ -106,6 +106,41 @@ def test_export_frame_writes_a_png_of_the_requested_size(qtbot, window, tmp_path
     assert iio.imread(out).shape == (30, 40, 3)
 
 
+def test_export_errors_name_the_problem_and_the_window_keeps_working(qtbot, window, tmp_path, monkeypatch):
+    """An export to a path that cannot be written, and an export that runs out of memory: an error dialog
+    each, nothing written, the canvas back to refining, and the next export works."""
+    import app.export
+    from app.gui.export_dialogs import ExportFrameDialog
+
+    def export(path):
+        dlg = ExportFrameDialog(window)
+        dlg.width_.setValue(24)
+        dlg.height_.setValue(16)
+        dlg.spp.setValue(1)
+        dlg.path.setText(str(path))
+        n = len(window.dialogs)
+        dlg.start()
+        qtbot.waitUntil(lambda: len(window.dialogs) > n or path.exists(), timeout=60000)
+        return window.dialogs[n:]
+
+    (tmp_path / "a-file").write_text("not a directory")
+    bad = tmp_path / "a-file" / "frame.png"
+    shown = export(bad)
+    assert shown and "Exporting frame failed" in shown[0][0] and "a-file" in shown[0][1]
+    assert not bad.exists() and window.canvas.progressive
+
+    real = app.export.export_frame
+
+    def out_of_memory(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(app.export, "export_frame", out_of_memory)
+    shown = export(tmp_path / "oom.png")
+    assert shown and shown[0][1] == "out of memory" and not (tmp_path / "oom.png").exists()
+    monkeypatch.setattr(app.export, "export_frame", real)
+    assert not export(tmp_path / "ok.png") and (tmp_path / "ok.png").exists()
+
+
 def test_export_animation_frame_count_and_cancel_leaves_nothing(qtbot, window, tmp_path):
     import imageio.v3 as iio
 
