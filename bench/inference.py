@@ -14,7 +14,7 @@ def run(batch: int = 1 << 16, repeats: int = 20, device: str = "cpu", compile: b
     import torch
 
     from bench._common import machine_info, time_it
-    from hyperinr_core import HashGridConfig, INR, MLPConfig
+    from hyperinr_core import INR, HashGridConfig, MLPConfig
     from hyperinr_core.teacher import CoordNet, CoordNetConfig
 
     g = torch.Generator().manual_seed(0)

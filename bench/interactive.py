@@ -113,7 +113,6 @@ class _Driver:
 def run(size=(800, 600), frames: int = 30, steps: int = 256, rung: int = 32, seed: int = 0,
         surface: str = "window") -> dict:
     import numpy as np
-    import torch
 
     from bench._common import machine_info, time_it
     from renderer import Camera, Light, TransferFunction
@@ -244,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [xvfb, "-a", "-s", "-screen 0 1280x1024x24", sys.executable, "-m", "bench.interactive", *argv]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
         return subprocess.call(cmd, env=env)
-    from bench._common import emit
-
     import torch
+
+    from bench._common import emit
 
     torch.set_num_threads(max(1, args.torch_threads))
     w, h = (int(v) for v in args.size.lower().split("x"))

@@ -46,7 +46,7 @@ def worker(args: argparse.Namespace) -> int:
     import torch
 
     from hyperinr_core.data import open_dataset
-    from hyperinr_core.distill import PRESETS, _frame_sampler, _new_hyperinr, fit, hyperinr_query
+    from hyperinr_core.distill import PRESETS, fit, frame_sampler, hyperinr_query, new_hyperinr
     from hyperinr_core.distributed import context, init_from_env, shutdown
     from hyperinr_core.training import Budget, FieldInfo, seeded_generator
 
@@ -59,8 +59,8 @@ def worker(args: argparse.Namespace) -> int:
         with open_dataset(args.data) as ds:
             info = FieldInfo.from_dataset(ds)
             train_u = ds.normalized_params()[ds.train_indices]
-            model = _new_hyperinr(info, preset, args.encoders, train_u, 0).to(device)
-            sampler = _frame_sampler(ds, device, 0, args.budget, args.refresh_every)
+            model = new_hyperinr(info, preset, args.encoders, train_u, 0).to(device)
+            sampler = frame_sampler(ds, device, 0, args.budget, args.refresh_every)
             try:
                 res = fit(
                     "bench",

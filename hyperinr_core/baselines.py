@@ -217,13 +217,21 @@ class HashINRJob:
 def train_hashinr(job: HashINRJob) -> TrainResult:
     """Train (or resume) a HashINR on the training frames of ``job.data``; budget and batch as HyperINR's."""
     from .data import open_dataset
-    from .distill import _budget, _check_outputs, _finish, _frame_sampler, _jsonable, fit, preset_for
+    from .distill import (
+        check_outputs,
+        finish_outputs,
+        fit,
+        frame_sampler,
+        jsonable,
+        preset_for,
+        resolve_budget,
+    )
     from .training import pick_device
 
     device = pick_device(job.device)
     preset = preset_for(job.preset, device)
     out = Path(job.out)
-    ckpt = _check_outputs(out, job.force, job.resume)
+    ckpt = check_outputs(out, job.force, job.resume)
     with open_dataset(job.data) as ds:
         info = FieldInfo.from_dataset(ds)
         resume_from = read_checkpoint(ckpt) if job.resume else None
@@ -237,7 +245,7 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
         model.to(device)
         model.encoder(job.compile)
         fit_cfg = preset.distill_fit
-        budget = _budget(
+        budget = resolve_budget(
             job.steps,
             job.minutes,
             preset.distill_steps,
@@ -248,10 +256,10 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
             "stage": "hashinr",
             "data": os.path.abspath(job.data),
             "seed": job.seed,
-            "fit": _jsonable(asdict(fit_cfg)),
+            "fit": jsonable(asdict(fit_cfg)),
             "preset": preset.name,
         }
-        sampler = _frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
+        sampler = frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
         result = fit(
             "hashinr",
             list(model.parameters()),
@@ -271,5 +279,5 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
             job.progress,
         )
         sampler.close()
-    _finish(result, model.save, out, ckpt)
+    finish_outputs(result, model.save, out, ckpt)
     return result

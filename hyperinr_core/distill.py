@@ -228,7 +228,7 @@ def preset_for(name: str | None, device: torch.device) -> Preset:
     return PRESETS[name]
 
 
-def _budget(
+def resolve_budget(
     steps: int | None,
     minutes: float | None,
     default_steps: int | None,
@@ -349,7 +349,7 @@ def fit(
     return loop.run(step)
 
 
-def _check_outputs(out: Path, force: bool, resume: bool) -> Path:
+def check_outputs(out: Path, force: bool, resume: bool) -> Path:
     """Refuse to overwrite an existing output; return the checkpoint path."""
     ckpt = checkpoint_path(out)
     if out.exists() and not force:
@@ -359,7 +359,7 @@ def _check_outputs(out: Path, force: bool, resume: bool) -> Path:
     return ckpt
 
 
-def _finish(result: TrainResult, save: Callable[[Path], None], out: Path, ckpt: Path) -> None:
+def finish_outputs(result: TrainResult, save: Callable[[Path], None], out: Path, ckpt: Path) -> None:
     from .distributed import barrier, is_main_process
 
     if is_main_process():
@@ -369,7 +369,7 @@ def _finish(result: TrainResult, save: Callable[[Path], None], out: Path, ckpt: 
     barrier()  # the next stage (on any rank) may read ``out``
 
 
-def _frame_sampler(
+def frame_sampler(
     ds: Any,
     device: torch.device,
     seed: int,
@@ -423,7 +423,7 @@ def train_teacher(job: TeacherJob) -> TrainResult:
     init_from_env(device)
     preset = preset_for(job.preset, device)
     out = Path(job.out)
-    ckpt = _check_outputs(out, job.force, job.resume)
+    ckpt = check_outputs(out, job.force, job.resume)
     with open_dataset(job.data) as ds:
         info = FieldInfo.from_dataset(ds)
         resume_from = read_checkpoint(ckpt) if job.resume else None
@@ -442,20 +442,20 @@ def train_teacher(job: TeacherJob) -> TrainResult:
             model = CoordNet(cfg, info)
             fit_cfg = preset.teacher_fit
         model.to(device)
-        budget = _budget(
+        budget = resolve_budget(
             job.steps,
             job.minutes,
             preset.teacher_steps,
             preset.teacher_minutes,
             resume_from.state.get("budget") if resume_from else None,
         )
-        sampler = _frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
+        sampler = frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
         gen = seeded_generator(job.seed)
         record = {
             "stage": "teacher",
             "data": os.path.abspath(job.data),
             "seed": job.seed,
-            "fit": _jsonable(asdict(fit_cfg)),
+            "fit": jsonable(asdict(fit_cfg)),
             "preset": preset.name,
         }
         try:
@@ -479,11 +479,11 @@ def train_teacher(job: TeacherJob) -> TrainResult:
             )
         finally:
             sampler.close()
-    _finish(result, model.save, out, ckpt)
+    finish_outputs(result, model.save, out, ckpt)
     return result
 
 
-def _jsonable(d: dict) -> dict:
+def jsonable(d: dict) -> dict:
     return json.loads(json.dumps(d))
 
 
@@ -713,7 +713,7 @@ def default_distill_set_path(out: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".distill.h5")
 
 
-def _new_hyperinr(info: FieldInfo, preset: Preset, n_enc: int, train_u: np.ndarray, seed: int):
+def new_hyperinr(info: FieldInfo, preset: Preset, n_enc: int, train_u: np.ndarray, seed: int):
     from .hyperinr import HyperINR, HyperINRConfig
 
     enc = preset.encoding
@@ -740,7 +740,7 @@ def _new_hyperinr(info: FieldInfo, preset: Preset, n_enc: int, train_u: np.ndarr
     return HyperINR(cfg, pos, generator=seeded_generator(seed + 7))
 
 
-def _hyperinr_model_file(model) -> Callable[[], tuple[str, dict, dict]]:
+def hyperinr_model_file(model) -> Callable[[], tuple[str, dict, dict]]:
     def contents() -> tuple[str, dict, dict]:
         return (
             model.KIND,
@@ -782,7 +782,7 @@ def distill(job: DistillJob) -> TrainResult:
     progress = job.progress and main
     preset = preset_for(job.preset, device)
     out = Path(job.out)
-    ckpt = _check_outputs(out, job.force, job.resume)
+    ckpt = check_outputs(out, job.force, job.resume)
     direct = job.teacher is None
     dset: DistillationSet | None = None
     with open_dataset(job.data) as ds:
@@ -809,7 +809,7 @@ def distill(job: DistillJob) -> TrainResult:
             if info.task == "nvs":  # 177 encoders for 100 training views (paper, section 4)
                 from .nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
             n_enc = job.n_encoders or max(2, round(per_frame * len(train_u)))
-            model = _new_hyperinr(info, preset, n_enc, train_u, job.seed)
+            model = new_hyperinr(info, preset, n_enc, train_u, job.seed)
             fit_cfg = preset.distill_fit
             n_samples = job.distill_samples or (
                 preset.distill_samples
@@ -823,7 +823,7 @@ def distill(job: DistillJob) -> TrainResult:
         model.to(device)
         gen = seeded_generator(job.seed)
         if direct:
-            sampler: Any = _frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
+            sampler: Any = frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
         else:
             params_u = distillation_params(info.n_param_dims, n_samples, train_u, job.seed)
             if job.on_demand:
@@ -860,7 +860,7 @@ def distill(job: DistillJob) -> TrainResult:
                     memory_limit=job.memory_budget,
                     pool_steps=job.refresh_every,
                 )
-        budget = _budget(
+        budget = resolve_budget(
             job.steps,
             job.minutes,
             preset.distill_steps,
@@ -879,7 +879,7 @@ def distill(job: DistillJob) -> TrainResult:
             "teacher": None if direct else os.path.abspath(job.teacher),
             "direct": direct,
             "seed": job.seed,
-            "fit": _jsonable(asdict(fit_cfg)),
+            "fit": jsonable(asdict(fit_cfg)),
             "distill_samples": n_samples,
             "preset": preset.name,
         }
@@ -892,7 +892,7 @@ def distill(job: DistillJob) -> TrainResult:
                 fit_cfg,
                 budget,
                 gen,
-                _hyperinr_model_file(model),
+                hyperinr_model_file(model),
                 device,
                 ds.is_image,
                 ckpt,
@@ -914,7 +914,7 @@ def distill(job: DistillJob) -> TrainResult:
             "train_seconds": round(result.seconds, 1),
         }
     )
-    _finish(result, model.save, out, ckpt)
+    finish_outputs(result, model.save, out, ckpt)
     return result
 
 

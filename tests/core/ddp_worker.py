@@ -35,7 +35,7 @@ class CtrlCAt:
 
 def teacher_run(data: str, ckpt: Path | None, steps: int = STEPS, ctrl_c_rank=None, resume=None, every=None):
     from hyperinr_core.data import open_dataset
-    from hyperinr_core.distill import PRESETS, _frame_sampler, fit
+    from hyperinr_core.distill import PRESETS, fit, frame_sampler
     from hyperinr_core.teacher import CoordNet
     from hyperinr_core.training import Budget, FieldInfo, seeded_generator
 
@@ -45,7 +45,7 @@ def teacher_run(data: str, ckpt: Path | None, steps: int = STEPS, ctrl_c_rank=No
         model = (
             CoordNet(preset.teacher, FieldInfo.from_dataset(ds)) if resume is None else CoordNet.load(ckpt)
         )
-        sampler = _frame_sampler(ds, torch.device("cpu"), 0)
+        sampler = frame_sampler(ds, torch.device("cpu"), 0)
         if ctrl_c_rank is not None:
             sampler = CtrlCAt(sampler, 25, ctrl_c_rank if ctrl_c_rank >= 0 else None)
         result = None

@@ -60,11 +60,11 @@ def test_training_encoder_matches_hash_encode_values_and_gradients(dims):
 def test_hyperinr_query_is_the_stateless_forward(trained):
     d, data, _ = trained
     from hyperinr_core.data import open_dataset
-    from hyperinr_core.distill import _new_hyperinr
+    from hyperinr_core.distill import new_hyperinr
 
     with open_dataset(data) as ds:
         info = FieldInfo.from_dataset(ds)
-    model = _new_hyperinr(info, PRESETS["tiny"], 4, np.array([[0.0], [1.0]]), seed=0)
+    model = new_hyperinr(info, PRESETS["tiny"], 4, np.array([[0.0], [1.0]]), seed=0)
     u = torch.tensor([[0.1], [0.7]])
     x = torch.rand(2, 30, 3)
     torch.testing.assert_close(hyperinr_query(model, compile=False)(u, x), model(x, u))

@@ -15,11 +15,11 @@ from hyperinr_core.distill import (
     PRESETS,
     DistillJob,
     TeacherJob,
-    _frame_sampler,
     build_distillation_set,
     distill,
     distillation_params,
     fit,
+    frame_sampler,
     open_distillation_set,
     train_teacher,
 )
@@ -85,7 +85,7 @@ def _fit_teacher(ds, budget, steps=40, refresh=4):
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
-        sampler = _frame_sampler(ds, torch.device("cpu"), 0, budget, refresh)
+        sampler = frame_sampler(ds, torch.device("cpu"), 0, budget, refresh)
         try:
             res = fit(
                 "t",

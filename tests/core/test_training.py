@@ -12,7 +12,7 @@ import torch
 
 from app.cli import main
 from hyperinr_core.data import open_dataset
-from hyperinr_core.distill import PRESETS, TeacherJob, _frame_sampler, fit, train_teacher
+from hyperinr_core.distill import PRESETS, TeacherJob, fit, frame_sampler, train_teacher
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.teacher import CoordNet
 from hyperinr_core.training import (
@@ -67,7 +67,7 @@ def test_optimizer_state_round_trips_through_json_and_arrays():
 
 def test_frame_sampler_targets_are_the_voxels_at_the_coordinates(series):
     with open_dataset(series) as ds:
-        s = _frame_sampler(ds, torch.device("cpu"), seed=0)
+        s = frame_sampler(ds, torch.device("cpu"), seed=0)
         u, x, y = s.sample(seeded_generator(3), 3, 50)
         assert u.shape == (3, 1) and x.shape == (3, 50, 3) and y.shape == (3, 50, 1)
         lo, hi = FieldInfo.from_dataset(ds).value_range
@@ -104,7 +104,7 @@ def _teacher_run(ds, ckpt, steps, sampler_wrap=None, resume=None):
         model = CoordNet(preset.teacher, info)
     else:
         model = CoordNet.load(ckpt)
-    sampler = _frame_sampler(ds, torch.device("cpu"), 0)
+    sampler = frame_sampler(ds, torch.device("cpu"), 0)
     if sampler_wrap:
         sampler = sampler_wrap(sampler)
     result = fit(

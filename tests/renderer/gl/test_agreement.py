@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from renderer import AnalyticField, Camera, GridField, Light, TransferFunction, scenes
 from renderer.fields import sample_field_grid
