@@ -713,7 +713,15 @@ def default_distill_set_path(out: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".distill.h5")
 
 
-def new_hyperinr(info: FieldInfo, preset: Preset, n_enc: int, train_u: np.ndarray, seed: int):
+def new_hyperinr(
+    info: FieldInfo,
+    preset: Preset,
+    n_enc: int,
+    train_u: np.ndarray,
+    seed: int,
+    positions: np.ndarray | None = None,
+):
+    """A freshly initialized HyperINR for ``info``; ``positions (N, D)`` overrides the preset's layout."""
     from .hyperinr import HyperINR, HyperINRConfig
 
     enc = preset.encoding
@@ -731,7 +739,9 @@ def new_hyperinr(info: FieldInfo, preset: Preset, n_enc: int, train_u: np.ndarra
         task=info.task,
         metadata={"frame_shape": list(info.frame_shape)},
     )
-    if info.task == "nvs":  # the paper's NVS layout: Poisson disk over the view square
+    if positions is not None:
+        pos = np.asarray(positions, np.float64)
+    elif info.task == "nvs":  # the paper's NVS layout: Poisson disk over the view square
         from .nvs import nvs_encoder_positions
 
         pos = nvs_encoder_positions(n_enc, seed)

@@ -186,7 +186,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "distillation budget in steps (the teacher's: --teacher-steps)",
         "total budget of the pipeline in minutes (default: the preset's; cpu: 27)",
     )
-    p.add_argument("--direct", action="store_true", help="no teacher: train the HyperINR on the data")
+    p.add_argument(
+        "--teacher",
+        default="auto",
+        choices=("auto", "flow", "lerp", "coordnet", "hashinr", "none"),
+        help="what fills in between the training frames (default auto: chosen by validation on held-back "
+        "training frames, see README); coordnet runs the paper's pipeline (teacher file + distillation set)",
+    )
+    p.add_argument(
+        "--candidates",
+        metavar="A,B",
+        help="teachers auto tries (default: flow,lerp,none on a CPU; flow,lerp,hashinr,coordnet,none on "
+        "CUDA)",
+    )
+    p.add_argument(
+        "--gt-fraction",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="share of each batch drawn from the training frames themselves; the rest from the teacher "
+        "between them (default 0.5)",
+    )
+    p.add_argument(
+        "--direct", action="store_true", help="the paper's ablation: train on the data, no teacher"
+    )
     p.add_argument("--baseline", choices=("hashinr",), help="train a baseline model instead of a HyperINR")
     p.add_argument("--teacher-out", metavar="T.h5", help="where the teacher goes (default OUT.teacher.h5)")
     p.add_argument("--teacher-steps", type=int, metavar="N", help="teacher budget in steps")
@@ -328,6 +351,8 @@ def run_train(args: argparse.Namespace) -> int:
         result = distill(_distill_job(args, None, args.steps, args.minutes))
         _report("direct training", args.out, result, t0)
         return 0
+    if args.teacher != "coordnet":
+        return _run_pipeline(args, t0)
 
     preset = preset_for(args.preset, pick_device(args.device))
     out = args.out
@@ -377,4 +402,52 @@ def run_train(args: argparse.Namespace) -> int:
             f"done in {(time.perf_counter() - t0) / 60:.1f} min; evaluate with:\n"
             f"  hyperinr evaluate --model {out} --data {args.data} --teacher {teacher_out}"
         )
+    return 0
+
+
+def _run_pipeline(args: argparse.Namespace, t0: float) -> int:
+    from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.train.pipeline import PipelineJob, run_pipeline
+    from hyperinr_core.train.teachers import TEACHER_KINDS
+
+    cands = None
+    if args.candidates:
+        cands = tuple(c.strip() for c in args.candidates.split(",") if c.strip())
+        bad = [c for c in cands if c not in TEACHER_KINDS]
+        if bad or not cands:
+            raise HyperINRError(
+                f"--candidates: unknown teacher(s) {bad} (choose from {', '.join(TEACHER_KINDS)})"
+            )
+    if not 0.0 <= args.gt_fraction <= 1.0:
+        raise HyperINRError(f"--gt-fraction must lie in [0, 1], got {args.gt_fraction}")
+    job = PipelineJob(
+        data=args.data,
+        out=args.out,
+        teacher=args.teacher,
+        candidates=cands,
+        preset=args.preset,
+        steps=args.steps,
+        minutes=args.minutes,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        force=args.force,
+        n_encoders=args.encoders,
+        teacher_samples=args.distill_samples,
+        gt_fraction=args.gt_fraction,
+        teacher_out=args.teacher_out,
+        teacher_minutes=args.teacher_minutes,
+        teacher_steps=args.teacher_steps,
+        compile=args.compile,
+        checkpoint_every_s=60.0 * args.checkpoint_every,
+        progress=not args.quiet,
+        memory_budget=_memory(args)["memory_budget"],
+    )
+    res = run_pipeline(job, say=print)
+    _report(
+        f"HyperINR ({res.teacher} teacher)" if res.teacher != "none" else "HyperINR (no teacher)",
+        args.out,
+        res.result,
+        t0,
+    )
     return 0

@@ -107,7 +107,7 @@ def test_cli_bad_inputs_are_one_line_exit_2(models, tmp_path, capsys):
 def test_cli_train_pipeline_and_resume_reuses_finished_stages(tmp_path, capsys):
     data = tiny_series(tmp_path / "s.h5")
     out = tmp_path / "m.h5"
-    base = ["train", "--data", data, "-o", str(out), "--preset", "tiny", "--quiet"]
+    base = ["train", "--data", data, "-o", str(out), "--preset", "tiny", "--teacher", "coordnet", "--quiet"]
     assert main(base + ["--teacher-steps", "2", "--steps", "2"]) == 0
     assert out.exists() and (tmp_path / "m.teacher.h5").exists() and (tmp_path / "m.distill.h5").exists()
     capsys.readouterr()

@@ -1,0 +1,332 @@
+"""``hyperinr train``: teacher (chosen by validation with ``auto``), distillation targets, HyperINR.
+
+Budget (a total in minutes; steps make runs reproducible instead):
+- selection (``auto``): the teachers' own build (seconds for flow and LERP) plus two short student runs
+  sharing ``select_share`` of the total;
+- the final teacher on all training frames (network teachers: ``teacher_share`` of the total);
+- the teacher frames, bounded to ``targets_share`` of the total (a build cut short keeps an even cover);
+- the distillation: everything left, up to the deadline.
+The held-out check at the end (when the dataset holds frames outside training) reads at most
+``MAX_REPORT_FRAMES`` frames.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data import open_dataset
+from ..distill import check_outputs, finish_outputs, jsonable, preset_for
+from ..errors import HyperINRError
+from ..training import DEFAULT_MEMORY_BUDGET, Budget, FieldInfo, TrainResult, pick_device, read_checkpoint
+from .make_teacher import TeacherBuild, build_teacher
+from .selection import Score, Selection, score_predictor, validation_split
+from .student import StudentSpec, hyperinr_predictor, train_student
+from .targets import between_params, predict_frames
+
+__all__ = ["PipelineJob", "PipelineResult", "run_pipeline", "default_candidates", "MAX_REPORT_FRAMES"]
+
+MAX_REPORT_FRAMES = 16
+
+
+def default_candidates(device_type: str) -> tuple[str, ...]:
+    """Teachers ``auto`` tries: on a CPU only those that cost seconds (a CoordNet or HashINR teacher
+    starves on a CPU budget); on CUDA the network teachers too."""
+    if device_type == "cuda":
+        return ("flow", "lerp", "hashinr", "coordnet", "none")
+    return ("flow", "lerp", "none")
+
+
+@dataclass
+class PipelineJob:
+    """One ``hyperinr train`` run. ``teacher``: ``auto`` or a kind of :data:`~.teachers.TEACHER_KINDS`."""
+
+    data: str
+    out: str
+    teacher: str = "auto"
+    candidates: tuple[str, ...] | None = None
+    preset: str | None = None
+    steps: int | None = None
+    minutes: float | None = None
+    seed: int = 0
+    device: str | None = None
+    resume: bool = False
+    force: bool = False
+    n_encoders: int | None = None
+    teacher_samples: int | None = None  # teacher frames between the training frames
+    gt_fraction: float = 0.5
+    teacher_out: str | None = None
+    teacher_minutes: float | None = None
+    teacher_steps: int | None = None
+    compile: bool = False
+    checkpoint_every_s: float = 300.0
+    progress: bool = True
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET
+    select_share: float = 0.12
+    teacher_share: float = 0.3
+    targets_share: float = 0.1
+
+
+@dataclass
+class PipelineResult:
+    result: TrainResult
+    teacher: str
+    selection: Selection | None = None
+    heldout: dict | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+class _Clock:
+    """The pipeline's budget: minutes left until the deadline, or steps when the budget is in steps."""
+
+    def __init__(self, minutes: float | None, steps: int | None):
+        self.t0, self.minutes, self.steps = time.time(), minutes, steps
+
+    def left(self) -> float:
+        return self.minutes - (time.time() - self.t0) / 60.0
+
+    def share(self, fraction: float, steps_fraction: float) -> Budget:
+        if self.minutes is not None:
+            return Budget(None, max(0.1, fraction * self.minutes))
+        return Budget(max(1, int(self.steps * steps_fraction)), None)
+
+
+def load_training_frames(ds, info: FieldInfo, memory_budget: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """All training frames, normalized float32 ``(N, *frame_shape)``, and their parameters ``(N, D)``."""
+    idx = ds.train_indices
+    need = 4 * len(idx) * int(np.prod(ds.frame_shape))
+    if memory_budget is not None and need > memory_budget:
+        raise HyperINRError(
+            f"{ds.path}: the {len(idx)} training frames need {need / 2**30:.1f} GiB in memory, over the "
+            f"memory budget of {memory_budget / 2**30:.1f} GiB; raise the budget, or use the CoordNet "
+            "pipeline (train-teacher + distill), which streams frames"
+        )
+    lo, hi = info.value_range
+    frames = ((ds.frames(idx) - lo) / (hi - lo)).astype(np.float32)
+    return frames, ds.normalized_params()[idx]
+
+
+def _select(job, info, preset, frames, train_u, device, clock, say) -> Selection:
+    """Score the candidate teachers and two short students on validation frames (module docstring)."""
+    fit_i, val_i = validation_split(train_u, job.seed)
+    cands = job.candidates or default_candidates(device.type)
+    if len(val_i) == 0:
+        chosen = next((c for c in ("flow", "lerp") if c in cands), cands[0])
+        say(f"teacher selection: too few training frames to validate on; using {chosen}")
+        nan = float("nan")
+        return Selection(chosen, Score("LERP", nan, nan), [], len(fit_i), 0)
+    f_fit, u_fit, f_val, u_val = frames[fit_i], train_u[fit_i], frames[val_i], train_u[val_i]
+    lerp = build_teacher("lerp", f_fit, u_fit, info, device)
+    sel = Selection("none", score_predictor("LERP", lerp.predict, f_val, u_val), [], len(fit_i), len(val_i))
+    teachers = {}
+    for kind in cands:
+        if kind in ("none", "lerp"):
+            continue
+        t0 = time.perf_counter()
+        tb = TeacherBuild(
+            minutes=None if clock.minutes is None else job.teacher_share * clock.minutes / 2,
+            steps=None if clock.minutes is not None else max(1, clock.steps // 4),
+            preset=job.preset,
+            seed=job.seed,
+            device=job.device,
+            progress=job.progress,
+        )
+        try:
+            teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)
+        except HyperINRError as exc:
+            sel.rows.append(Score(kind, float("nan"), float("nan"), note=f"skipped: {exc}"))
+            continue
+        s = score_predictor(kind, teachers[kind].predict, f_val, u_val)
+        s.seconds += time.perf_counter() - t0
+        sel.rows.append(s)
+    if "lerp" in cands:
+        teachers["lerp"] = lerp
+        sel.rows.append(
+            Score("lerp", sel.lerp.psnr_mean, sel.lerp.psnr_worst, note="the frames' interpolation")
+        )
+    scored = [r for r in sel.rows if r.name in teachers and np.isfinite(r.psnr_mean)]
+    best = max(scored, key=lambda r: r.psnr_mean).name if scored else "none"
+    sel.chosen = best
+    if "none" not in cands and best != "none":
+        return sel
+    # Students: the best teacher distilled and direct training, same short budget, same validation.
+    spec = StudentSpec(info, preset, None, job.gt_fraction, job.seed, device, job.compile, job.progress)
+    runs = [best, "none"] if best != "none" else ["none"]
+    results = {}
+    for kind in runs:
+        tf = tu = None
+        if kind != "none":
+            tu = between_params(u_fit, _n_between(job, len(u_fit), info.n_param_dims), job.seed)
+            tu, tf = predict_frames(teachers[kind], tu, progress=False)
+        t0 = time.perf_counter()
+        model, _ = train_student(
+            spec, f_fit, u_fit, tf, tu, clock.share(job.select_share / len(runs), 0.1), f"check {kind}"
+        )
+        s = score_predictor(
+            f"student:{kind}",
+            hyperinr_predictor(model, frames.shape[1:], info.n_space_dims == 2),
+            f_val,
+            u_val,
+        )
+        s.seconds += time.perf_counter() - t0
+        s.note = "short HyperINR run" + ("" if kind != "none" else ", no teacher")
+        sel.rows.append(s)
+        results[kind] = s.psnr_mean
+    sel.chosen = max(results, key=results.get)
+    return sel
+
+
+def _n_between(job: PipelineJob, n_train: int, n_dims: int) -> int:
+    """Teacher frames: two inside every gap in 1-D, four per training frame in n-D (by default)."""
+    if job.teacher_samples is not None:
+        return job.teacher_samples
+    return 2 * max(n_train - 1, 1) if n_dims == 1 else 4 * n_train
+
+
+def _heldout(ds, info, model, frames_shape, lerp_teacher, say) -> dict | None:
+    """Score the final model and LERP on (up to MAX_REPORT_FRAMES of) the dataset's held-out frames."""
+    test = ds.test_indices
+    if len(test) == 0:
+        return None
+    pick = test[
+        np.unique(np.linspace(0, len(test) - 1, min(MAX_REPORT_FRAMES, len(test))).round().astype(int))
+    ]
+    lo, hi = info.value_range
+    ref = ((ds.frames(pick) - lo) / (hi - lo)).astype(np.float32)
+    u = ds.normalized_params()[pick]
+    pred = hyperinr_predictor(model, frames_shape, info.n_space_dims == 2)
+    m = score_predictor("HyperINR", pred, ref, u)
+    lp = score_predictor("LERP", lerp_teacher.predict, ref, u)
+    gap = m.psnr_mean - lp.psnr_mean
+    word = "above" if gap >= 0 else "BELOW"
+    say(
+        f"held-out check ({len(pick)} of {len(test)} held-out frames): HyperINR {m.psnr_mean:.2f} dB "
+        f"(worst {m.psnr_worst:.2f}), LERP {lp.psnr_mean:.2f} dB (worst {lp.psnr_worst:.2f}): "
+        f"{abs(gap):.2f} dB {word} LERP"
+    )
+    return {"frames": [int(i) for i in pick], "hyperinr": asdict(m), "lerp": asdict(lp), "gap_db": gap}
+
+
+def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
+    """Run ``hyperinr train`` for ``job``; ``say`` receives the lines a user should read."""
+    from ..hyperinr import HyperINR
+
+    device = pick_device(job.device)
+    preset = preset_for(job.preset, device)
+    out = Path(job.out)
+    ckpt = check_outputs(out, job.force, job.resume)
+    minutes = (
+        job.minutes if job.minutes is not None else (preset.pipeline_minutes if job.steps is None else None)
+    )
+    steps = job.steps if job.steps is not None else (None if minutes is not None else preset.distill_steps)
+    if minutes is None and steps is None:
+        raise HyperINRError("the training budget needs steps or minutes")
+    clock = _Clock(minutes, steps)
+    quiet = (lambda *_: None) if not job.progress else say
+    with open_dataset(job.data) as ds:
+        info = FieldInfo.from_dataset(ds)
+        frames, train_u = load_training_frames(ds, info, job.memory_budget)
+        resume_from = read_checkpoint(ckpt) if job.resume else None
+        rec = resume_from.state.get("job", {}) if resume_from else {}
+        selection = None
+        if resume_from is not None:
+            kind = rec.get("teacher", "none")
+            sel = rec.get("selection")
+            quiet(
+                f"resuming: teacher {kind}"
+                + (f" (chosen by validation: {sel.get('verdict')})" if sel else "")
+            )
+        elif job.teacher == "auto":
+            selection = _select(job, info, preset, frames, train_u, device, clock, quiet)
+            say(selection.table())
+            kind = selection.chosen
+        else:
+            kind = job.teacher
+        tb = TeacherBuild(
+            out=job.teacher_out or str(out.with_name(out.stem + ".teacher" + (out.suffix or ".h5"))),
+            minutes=job.teacher_minutes
+            if job.teacher_minutes is not None or clock.minutes is None
+            else job.teacher_share * clock.minutes,
+            steps=job.teacher_steps
+            if job.teacher_steps is not None or clock.minutes is not None
+            else max(1, clock.steps // 2),
+            preset=job.preset,
+            seed=job.seed,
+            device=job.device,
+            progress=job.progress,
+            data=job.data,
+        )
+        t0 = time.perf_counter()
+        teacher = build_teacher(kind, frames, train_u, info, device, tb)
+        tf = tu = None
+        if teacher is not None:
+            tu = between_params(train_u, _n_between(job, len(train_u), info.n_param_dims), job.seed)
+            n_keep = rec.get("teacher_frames")
+            bound = None if (clock.minutes is None or n_keep) else 60.0 * job.targets_share * clock.minutes
+            tu, tf = predict_frames(teacher, tu, bound, job.memory_budget, job.progress)
+            if n_keep:
+                tu, tf = tu[:n_keep], tf[:n_keep]
+            quiet(
+                f"teacher {kind}: {len(tu)} frames between the training frames ({time.perf_counter() - t0:.0f} s)"
+            )
+        if clock.minutes is not None:
+            # Whatever the stages before took comes out of the total (counted from the training time
+            # already spent when resuming); leave a little for the held-out check.
+            done = resume_from.state["seconds"] / 60.0 if resume_from else 0.0
+            budget = Budget(None, max(1.0, done + clock.left() - 0.5))
+        else:
+            budget = Budget(clock.steps, None)
+        record = {
+            "stage": "train",
+            "data": os.path.abspath(job.data),
+            "teacher": kind,
+            "seed": job.seed,
+            "gt_fraction": job.gt_fraction,
+            "teacher_frames": 0 if tu is None else len(tu),
+            "preset": preset.name,
+            "selection": jsonable(selection.to_dict()) if selection else rec.get("selection"),
+        }
+        spec = StudentSpec(
+            info, preset, job.n_encoders, job.gt_fraction, job.seed, device, job.compile, job.progress
+        )
+        model = HyperINR.load(ckpt) if resume_from is not None else None
+        model, result = train_student(
+            spec,
+            frames,
+            train_u,
+            tf,
+            tu,
+            budget,
+            "distill" if tf is not None else "direct",
+            checkpoint=ckpt,
+            record=record,
+            resume_from=resume_from,
+            model=model,
+            checkpoint_every_s=job.checkpoint_every_s,
+        )
+        model.cfg.metadata.update(
+            {
+                "trained": "direct" if tf is None else "distilled",
+                "teacher": kind,
+                "gt_fraction": job.gt_fraction if tf is not None else 1.0,
+                "teacher_frames": record["teacher_frames"],
+                "steps": result.step,
+                "train_seconds": round(result.seconds, 1),
+            }
+        )
+        if record["selection"]:
+            model.cfg.metadata["selection"] = record["selection"]
+        heldout = None
+        if result.finished:
+            heldout = _heldout(
+                ds, info, model, frames.shape[1:], build_teacher("lerp", frames, train_u, info, device), say
+            )
+            if heldout:
+                model.cfg.metadata["heldout"] = jsonable(heldout)
+    if result.finished:
+        finish_outputs(result, model.save, out, ckpt)
+    return PipelineResult(result, kind, selection, heldout)

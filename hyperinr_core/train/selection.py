@@ -1,0 +1,133 @@
+"""``--teacher auto``: choose the teacher by validation on training frames held back for that purpose.
+
+1. **Split.** Some training frames are held back for validation only: every other interior frame in
+   1-D (the ends stay, so validation is interpolation), about a third of the interior frames in n-D
+   (frames on the convex hull of the training parameters stay).
+2. **Teachers.** Each candidate teacher is built from the remaining frames and scored on the validation
+   frames, beside LERP of the same frames.
+3. **Students.** A short HyperINR run distilled from the best teacher and a short direct run (no
+   teacher) are scored the same way, so a teacher that is good on its own but cannot be distilled on this
+   budget never beats training without one.
+
+The winner then trains the final model on *all* training frames. When every candidate loses to LERP
+the selection says so (:meth:`Selection.verdict`); the pipeline prints it and stores it in the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+from ..metrics import psnr
+
+__all__ = ["Score", "Selection", "validation_split", "score_predictor"]
+
+
+@dataclass
+class Score:
+    """PSNR (dB, over the normalized value range) of one candidate on the validation frames."""
+
+    name: str
+    psnr_mean: float
+    psnr_worst: float
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Selection:
+    """The outcome of ``auto``: every candidate's score, LERP's, and the choice."""
+
+    chosen: str
+    lerp: Score
+    rows: list[Score] = field(default_factory=list)
+    n_fit: int = 0
+    n_val: int = 0
+
+    def best(self) -> Score:
+        return max(self.rows, key=lambda s: s.psnr_mean)
+
+    def verdict(self) -> str:
+        """One plain sentence: does the chosen candidate beat LERP on validation, and by how much."""
+        chosen = [r for r in self.rows if r.name == self.chosen or r.name == f"student:{self.chosen}"]
+        s = chosen[-1] if chosen else self.best()
+        gap = s.psnr_mean - self.lerp.psnr_mean
+        if gap >= 0:
+            return (
+                f"on validation, {s.name} beats LERP by {gap:.2f} dB "
+                f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f})"
+            )
+        return (
+            f"WARNING: every candidate scores below LERP on validation; the best, {s.name}, by {-gap:.2f} dB "
+            f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f}): interpolating the stored frames is more "
+            "faithful than this model on this budget"
+        )
+
+    def table(self) -> str:
+        lines = [
+            f"teacher selection on {self.n_val} validation frames ({self.n_fit} frames fitted):",
+            f"  {'candidate':<18} {'mean PSNR':>10} {'worst':>8} {'vs LERP':>8} {'seconds':>8}",
+        ]
+        for r in [self.lerp, *self.rows]:
+            mark = " <-" if r.name in (self.chosen, f"student:{self.chosen}") else ""
+            lines.append(
+                f"  {r.name:<18} {r.psnr_mean:>10.2f} {r.psnr_worst:>8.2f} "
+                f"{r.psnr_mean - self.lerp.psnr_mean:>+8.2f} {r.seconds:>8.1f}{mark}"
+                + (f"  ({r.note})" if r.note else "")
+            )
+        lines.append(f"  chosen: {self.chosen}; {self.verdict()}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "chosen": self.chosen,
+            "n_fit": self.n_fit,
+            "n_val": self.n_val,
+            "lerp": asdict(self.lerp),
+            "rows": [asdict(r) for r in self.rows],
+            "verdict": self.verdict(),
+        }
+
+
+def validation_split(train_u: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into ``train_u (N, D)``: (frames to fit, frames to validate on).
+
+    1-D: in parameter order, every other interior frame validates. n-D: a third of the frames not on
+    the convex hull validate (at random, seeded). Fewer than 3 (1-D) or D + 3 (n-D) frames: nothing to
+    validate on (an empty second array).
+    """
+    u = np.asarray(train_u, np.float64)
+    n, d = u.shape
+    idx = np.arange(n)
+    if d == 1:
+        if n < 3:
+            return idx, idx[:0]
+        order = np.argsort(u[:, 0], kind="stable")
+        val = order[1:-1:2]
+        return np.setdiff1d(idx, val), np.sort(val)
+    if n < d + 3:
+        return idx, idx[:0]
+    try:
+        hull = set(ConvexHull(u).vertices.tolist())
+    except (QhullError, ValueError):
+        hull = set()
+    inner = np.array([i for i in idx if i not in hull], np.int64)
+    if len(inner) == 0:
+        return idx, idx[:0]
+    rng = np.random.default_rng(seed)
+    val = np.sort(rng.choice(inner, size=max(1, len(inner) // 3), replace=False))
+    return np.setdiff1d(idx, val), val
+
+
+def score_predictor(
+    name: str, predict: Callable[[np.ndarray], np.ndarray], frames: np.ndarray, params_u: np.ndarray
+) -> Score:
+    """Score ``predict(u (D,)) -> normalized frame`` against ``frames (V, ...)`` at ``params_u (V, D)``."""
+    import time
+
+    t0 = time.perf_counter()
+    vals = [psnr(predict(params_u[i]), frames[i], 1.0) for i in range(len(frames))]
+    return Score(name, float(np.mean(vals)), float(np.min(vals)), time.perf_counter() - t0)

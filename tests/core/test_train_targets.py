@@ -1,0 +1,179 @@
+"""Distillation targets, validation split and the teacher-selection pipeline (``hyperinr train``)."""
+
+from __future__ import annotations
+
+import time
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from app.cli import main
+from hyperinr_core.hyperinr import HyperINR
+from hyperinr_core.train.selection import Score, Selection, validation_split
+from hyperinr_core.train.student import student_positions
+from hyperinr_core.train.targets import (
+    MixedSampler,
+    between_params,
+    coverage_order,
+    in_memory_sampler,
+    predict_frames,
+)
+from hyperinr_core.train.teachers import LerpTeacher, blend_weights
+from hyperinr_core.training import FieldInfo
+
+from .training_helpers import one_thread, tiny_series
+
+_one_thread = pytest.fixture(autouse=True, scope="module")(one_thread)
+
+
+def test_between_params_lie_strictly_between_training_parameters():
+    tu = np.array([[0.0], [0.2], [0.5], [1.0]])
+    b = between_params(tu, 6)
+    assert len(b) == 6  # two inside each of the three gaps
+    assert not np.isin(b[:, 0], tu[:, 0]).any() and b.min() > 0 and b.max() < 1
+    tu2 = np.random.default_rng(0).uniform(0, 1, (12, 2))
+    b2 = between_params(tu2, 48, seed=1)
+    d = np.linalg.norm(b2[:, None] - tu2[None], axis=-1).min(1)
+    assert len(b2) > 12 and d.min() > 0
+
+
+def test_coverage_order_prefixes_spread_over_the_range():
+    p = np.linspace(0, 1, 41)[:, None]
+    order = coverage_order(p)
+    assert sorted(order.tolist()) == list(range(41))
+    first = p[order[:5], 0]
+    gaps = np.diff(np.sort(np.r_[0.0, first, 1.0]))
+    assert gaps.max() <= 0.35  # five points already cover [0, 1] without a hole of a third
+
+
+def test_predict_frames_stops_at_its_time_bound_and_keeps_an_even_cover():
+    class Slow:
+        kind, frame_shape = "slow", (2, 2, 2)
+
+        def predict(self, u):
+            time.sleep(0.05)
+            return np.full(self.frame_shape, u[0], np.float32)
+
+    p = np.linspace(0, 1, 40)[:, None]
+    u, f = predict_frames(Slow(), p, max_seconds=0.2, progress=False)
+    assert 2 <= len(u) < 40
+    assert u.min() < 0.3 and u.max() > 0.7  # the prefix covers both ends
+    np.testing.assert_allclose(f[:, 0, 0, 0], u[:, 0])
+
+
+def test_mixed_sampler_draws_ground_truth_and_teacher_frames_in_every_batch():
+    gt = np.zeros((3, 4, 4, 4), np.float32)
+    te = np.ones((5, 4, 4, 4), np.float32)
+    s = MixedSampler(
+        in_memory_sampler(gt, np.array([[0.0], [0.5], [1.0]]), False, "cpu", 0),
+        in_memory_sampler(te, np.linspace(0.1, 0.9, 5)[:, None], False, "cpu", 1),
+        gt_fraction=0.25,
+    )
+    u, x, y = s.sample(torch.Generator().manual_seed(0), 4, 10)
+    assert u.shape == (4, 1) and x.shape == (4, 10, 3) and y.shape == (4, 10, 1)
+    assert (y[:1] == 0).all() and (y[1:] == 1).all()  # 1 of 4 frames from the ground truth
+    assert s.split(4) == (1, 3) and MixedSampler(s.gt, None, 0.25).split(4) == (4, 0)
+    s.close()
+
+
+def test_validation_split_holds_back_interior_frames():
+    u = np.linspace(0, 1, 9)[:, None]
+    fit, val = validation_split(u)
+    assert val.tolist() == [1, 3, 5, 7] and fit.tolist() == [0, 2, 4, 6, 8]
+    u2 = np.array(
+        [[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5], [0.3, 0.6], [0.6, 0.3], [0.7, 0.7], [0.4, 0.2]]
+    )
+    fit2, val2 = validation_split(u2, seed=0)
+    assert len(val2) >= 1 and not set(val2) & {0, 1, 2, 3}  # hull corners always fit
+    assert validation_split(u[:2])[1].size == 0
+
+
+def test_lerp_teacher_is_exact_at_training_frames_and_linear_between():
+    frames = np.stack([np.full((2, 2, 2), v, np.float32) for v in (0.0, 1.0, 3.0)])
+    t = LerpTeacher(frames, np.array([[0.0], [0.5], [1.0]]))
+    assert t.predict(np.array([0.5]))[0, 0, 0] == 1.0
+    assert t.predict(np.array([0.75]))[0, 0, 0] == pytest.approx(2.0)
+    idx, w = blend_weights(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), np.array([0.0, 1.0]))
+    assert idx.tolist() == [2] and w.tolist() == [1.0]
+
+
+def test_selection_verdict_says_plainly_when_lerp_wins():
+    sel = Selection("flow", Score("LERP", 40.0, 30.0), [Score("flow", 38.5, 29.0)], 5, 4)
+    assert "below LERP" in sel.verdict() and "1.50 dB" in sel.verdict()
+    sel2 = Selection("flow", Score("LERP", 40.0, 30.0), [Score("flow", 41.0, 31.0)], 5, 4)
+    assert "beats LERP by 1.00 dB" in sel2.verdict() and "flow" in sel2.table()
+
+
+def test_one_dimensional_students_put_encoders_on_the_training_parameters():
+    info = FieldInfo(frame_shape=[4, 4, 4])
+    gt_u = np.array([[0.0], [0.3], [1.0]])
+    np.testing.assert_array_equal(student_positions(info, gt_u, 3)[:, 0], [0.0, 0.3, 1.0])
+    assert student_positions(info, gt_u, 5) is None
+
+
+def test_cli_train_auto_stores_the_selection_and_the_held_out_check(tmp_path, capsys):
+    data = tiny_series(tmp_path / "s.h5", n_frames=13, stride=2)
+    out = tmp_path / "m.h5"
+    args = ["train", "--data", data, "-o", str(out), "--preset", "tiny", "--steps", "4"]
+    assert main(args + ["--candidates", "lerp,none"]) == 0
+    printed = capsys.readouterr().out
+    assert "teacher selection on 3 validation frames" in printed and "held-out check" in printed
+    m = HyperINR.load(out)
+    meta = m.cfg.metadata
+    assert meta["teacher"] in ("lerp", "none") and meta["selection"]["chosen"] == meta["teacher"]
+    assert {r["name"] for r in meta["selection"]["rows"]} >= {"lerp", "student:lerp", "student:none"}
+    assert "gap_db" in meta["heldout"] and len(meta["heldout"]["frames"]) == 6
+    if meta["heldout"]["gap_db"] < 0:  # a 4-step model: the user is told it is worse than LERP
+        assert "BELOW LERP" in printed
+    with h5py.File(out) as f:
+        assert "checkpoint" not in f
+    assert not (tmp_path / "m.ckpt.h5").exists()
+
+
+def test_cli_train_explicit_teacher_and_bad_options(tmp_path, capsys):
+    data = tiny_series(tmp_path / "s.h5")
+    out = tmp_path / "m.h5"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                data,
+                "-o",
+                str(out),
+                "--preset",
+                "tiny",
+                "--steps",
+                "3",
+                "--teacher",
+                "lerp",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    meta = HyperINR.load(out).cfg.metadata
+    assert meta["teacher"] == "lerp" and meta["trained"] == "distilled" and meta["teacher_frames"] == 8
+    for bad in (["--candidates", "lerp,magic"], ["--gt-fraction", "1.5"]):
+        capsys.readouterr()
+        assert (
+            main(
+                [
+                    "train",
+                    "--data",
+                    data,
+                    "-o",
+                    str(tmp_path / "x.h5"),
+                    "--preset",
+                    "tiny",
+                    "--steps",
+                    "2",
+                    "--quiet",
+                    *bad,
+                ]
+            )
+            == 2
+        )
+        assert capsys.readouterr().err.count("\n") == 1
