@@ -271,7 +271,8 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             if n_keep:
                 tu, tf = tu[:n_keep], tf[:n_keep]
             quiet(
-                f"teacher {kind}: {len(tu)} frames between the training frames ({time.perf_counter() - t0:.0f} s)"
+                f"teacher {kind}: {len(tu)} frames between the training frames "
+                f"({time.perf_counter() - t0:.0f} s)"
             )
         if clock.minutes is not None:
             # Whatever the stages before took comes out of the total (counted from the training time
