@@ -143,6 +143,9 @@ class MainWindow(QMainWindow):
         reset.setShortcut("Ctrl+R")
         reset.triggered.connect(self.canvas.reset_camera)
         self.view_menu.addAction(reset)
+        info = QAction("Model &info…", self)
+        info.triggered.connect(self.show_model_info)
+        self.view_menu.addAction(info)
         self.view_menu.addSeparator()
 
     def _dock(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
@@ -667,6 +670,20 @@ class MainWindow(QMainWindow):
         ExportAnimationDialog(self).exec()
 
     # -- errors, settings, closing -------------------------------------------------------------------------
+    def show_model_info(self) -> None:
+        """View > Model info: configuration, teacher selection and held-out check of the loaded models."""
+        from app.gui.model_info import ModelInfoDialog, model_info_text
+
+        b = self.bundle
+        text = model_info_text(
+            self.model,
+            self.shadow_model,
+            str(getattr(b, "model", "") or ""),
+            str(getattr(b, "shadow_model", "") or ""),
+        )
+        self.model_info_dialog = ModelInfoDialog(text, self)
+        self.model_info_dialog.show()
+
     def show_error(self, title: str, exc) -> None:
         msg = str(exc) if not isinstance(exc, MemoryError) else "out of memory"
         self.errors.append(f"{title}: {msg}")

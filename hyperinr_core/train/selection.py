@@ -81,6 +81,18 @@ class Selection:
         lines.append(f"  chosen: {self.chosen}; {self.verdict()}")
         return "\n".join(lines)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Selection:
+        """The inverse of :meth:`to_dict` (as stored in a model file's metadata)."""
+
+        def score(r: dict) -> Score:
+            return Score(**{k: r[k] for k in Score.__dataclass_fields__ if k in r})
+
+        rows = [score(r) for r in d.get("rows", [])]
+        return cls(
+            str(d.get("chosen", "?")), score(d["lerp"]), rows, int(d.get("n_fit", 0)), int(d.get("n_val", 0))
+        )
+
     def to_dict(self) -> dict:
         return {
             "chosen": self.chosen,
