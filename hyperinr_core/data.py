@@ -1,6 +1,6 @@
 """Dataset files: parameterized volumes (or images) in one HDF5 file, read lazily frame by frame.
 
-Layout (ARCHITECTURE.md, "Files users hand the program"):
+Layout (docs/ARCHITECTURE.md, "Files users hand the program"):
 
 - root attrs ``format="hyperinr-dataset"``, ``version=1``, ``task`` in {tsr, dgs, nvs}, ``param_names``
   (D strings), ``param_lo``, ``param_hi`` (D floats), ``value_min``/``value_max`` (written by

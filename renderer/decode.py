@@ -1,6 +1,6 @@
 """INR -> 3-D texture: decode an INR on a node-centred grid, at a ladder of resolutions, in bounded memory.
 
-The interactive path (ARCHITECTURE.md, "Data flow of one interactive frame") decodes the generated INR coarse
+The interactive path (docs/ARCHITECTURE.md, "Data flow of one interactive frame") decodes the generated INR coarse
 first (e.g. 32^3 while the slider moves) and finer when it rests (64^3, then 128^3 or the model's native grid).
 Decoding goes through :class:`hyperinr_core.fast.FastINREvaluator` (tcnn on CUDA, ``torch.compile`` on CPU),
 one evaluator per INR shape for the whole process, compiled once and reused for every generated INR. By

@@ -1,6 +1,6 @@
 """Device-agnostic volumetric path tracer (torch): the export renderer and the GL path's reference.
 
-Optical model (ARCHITECTURE.md, "One optical model"): emission-absorption ray marching through the unit cube
+Optical model (docs/ARCHITECTURE.md, "One optical model"): emission-absorption ray marching through the unit cube
 with a jittered start, opacity correction ``1 - (1 - a) ** (step / ref_step)``, colour from the transfer
 function, one directional light plus ambient with single scattering (isotropic phase, unnormalized):
 a sample of colour ``c`` scatters ``c * (ambient + intensity * T_light)`` where ``T_light`` is the

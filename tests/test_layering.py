@@ -1,4 +1,4 @@
-"""The layering of ARCHITECTURE.md: the core and the torch half of the renderer run without Qt or vispy."""
+"""The layering of docs/ARCHITECTURE.md: the core and the torch half of the renderer run without Qt or vispy."""
 
 import shutil
 import subprocess
