@@ -71,7 +71,10 @@ def train_student(
     ``model`` continues a resumed run (with ``resume_from``, the checkpoint's training state).
     """
     info = spec.info
-    n_enc = spec.n_encoders or max(2, round(spec.preset.encoders_per_train_frame * len(gt_u)))
+    per_frame = spec.preset.encoders_per_train_frame
+    if info.task == "nvs":  # 177 encoders for 100 training views (paper, section 4)
+        from ..nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
+    n_enc = spec.n_encoders or max(2, round(per_frame * len(gt_u)))
     if model is None:
         pos = student_positions(info, gt_u, n_enc)
         model = new_hyperinr(info, spec.preset, n_enc, gt_u, spec.seed, positions=pos)
