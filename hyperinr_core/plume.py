@@ -55,7 +55,8 @@ class PlumeConfig:
         source_radius: horizontal radius of the source, centred on the box's vertical axis.
         source_height: height of the source's centre above the floor; the source extends half as far up and
             down (a nozzle above the floor, so the jet draws in fluid from below as well as from the sides).
-        source_rate: density injected per unit time at the disc's centre (smooth fall-off to its rim).
+        source_rate: density injected per unit time at the source's centre (smooth fall-off to its rim).
+        ramp: time over which the source rate rises smoothly from 0 to ``source_rate``.
         inflow: upward speed imposed in the source.
         buoyancy: upward acceleration per unit density.
         confinement: vorticity confinement strength (Fedkiw et al.'s epsilon).
@@ -73,6 +74,7 @@ class PlumeConfig:
     source_radius: float = 0.09
     source_height: float = 0.08
     source_rate: float = 6.0
+    ramp: float = 0.6
     inflow: float = 0.4
     buoyancy: float = 3.0
     confinement: float = 3.0
@@ -147,16 +149,15 @@ class PlumeSolver:
         self.wobble = torch.rand(2, 3, 2, generator=gen, dtype=torch.float64) * scale  # (component, 3, 2)
         self.t = 0.0
         self.injected = 0.0
-        self.density = self.source.clone()  # a first puff, so frame 0 already shows smoke
-        self.u = torch.zeros(n, n, n + 1, dtype=dt, device=dev)
-        self.v = torch.zeros(n, n + 1, n, dtype=dt, device=dev)
-        self.w = torch.zeros(n + 1, n, n, dtype=dt, device=dev)
         amp = cfg.noise * cfg.inflow
-        for name in ("u", "v", "w"):
-            noise = torch.randn(getattr(self, name).shape, generator=gen, dtype=torch.float64)
+        shapes = {"u": (n, n, n + 1), "v": (n, n + 1, n), "w": (n + 1, n, n)}
+        for name, shape in shapes.items():
+            noise = torch.randn(shape, generator=gen, dtype=torch.float64)
             # Smooth the white noise over ~4 cells: grid-scale noise would only be dissipated by advection.
             noise = F.avg_pool3d(noise[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
             setattr(self, name, (amp * noise / noise.std()).to(dtype=dt, device=dev))
+        self.w += self.source_face["w"] * (cfg.inflow - self.w)  # the jet runs from the start
+        self.density = 0.5 * self.source  # a first puff at about the nozzle's later density
         self._close_walls()
         self.project()
 
@@ -228,7 +229,11 @@ class PlumeSolver:
 
     def _add_source(self, dt: float) -> None:
         cfg = self.cfg
-        amount = cfg.source_rate * dt * self.source
+        # The rate ramps up over the flow's spin-up time (smoothstep over ``ramp``): at full rate from rest,
+        # smoke piles up at the nozzle until buoyancy has accelerated the column, a transient peak twice the
+        # later maximum that would set the dataset's value range.
+        x = min(1.0, (self.t + 0.5 * dt) / cfg.ramp) if cfg.ramp > 0 else 1.0
+        amount = (cfg.source_rate * x * x * (3.0 - 2.0 * x) * dt) * self.source
         self.density += amount
         self.injected += float(amount.sum())
         # The source velocity: an upward jet with a slow seeded sideways sway. The velocity is relaxed toward

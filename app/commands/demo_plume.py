@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         "domain": "closed box [0, 1]^3, free-slip walls, z up; cell centres (j + 0.5) / N; axes (z, y, x)",
         "resolution": int(cfg.resolution),
         "seed": int(cfg.seed),
-        "solver": "semi-Lagrangian RK2 advection, buoyancy, vorticity confinement, exact DCT projection",
+        "solver": "velocity semi-Lagrangian (RK2), density flux-form (MC limiter, conservative), buoyancy, "
+        "vorticity confinement, exact DCT projection",
         **{f"plume_{k}": v for k, v in solver_settings.items()},
     }
     frames = (f for _, f in simulate_plume(cfg, progress=not args.quiet))
