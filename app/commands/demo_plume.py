@@ -16,7 +16,12 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
     p = demo_sub.add_parser(
         "plume",
         help="TSR dataset: smoke density of a rising, curling plume over time",
-        description=__doc__.splitlines()[0].replace("``", ""),
+        description=(
+            "Simulate a buoyant smoke plume (incompressible flow in a closed box, hyperinr_core.plume)\n"
+            "and store its density at evenly spaced times; every --train-stride-th frame is for training.\n"
+            "The smoke rises, curls into a cap, hits the lid and spreads, moving several voxels between\n"
+            "training frames: where linear interpolation of frames cross-fades."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  hyperinr data demo plume -o plume.h5\n"
@@ -28,7 +33,7 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resolution", type=int, default=64, help="cells per axis (>= 8; default 64)")
     p.add_argument("--frames", type=int, default=100, help="number of frames (default 100)")
-    p.add_argument("--t-end", type=float, default=None, help="time of the last frame (default: the solver's)")
+    p.add_argument("--t-end", type=float, default=None, help="time of the last frame (default 6)")
     p.add_argument(
         "--train-stride", type=int, default=5, help="every K-th frame is a training frame (default 5)"
     )
