@@ -1,7 +1,8 @@
 """Encoder positions (and distillation-set parameters) in the normalized parameter space [0, 1]^D.
 
 uniform (1-D), Bridson Poisson disk (``scipy.stats.qmc.PoissonDisk``) by radius or target count, Gaussian
-kernels around chosen centres, and their union.
+kernels around chosen centres, and their union; a well-spread subset of a point set (farthest-point
+selection) and a convex-hull test for "is this an interpolation or an extrapolation".
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import qmc
 
-__all__ = ["uniform_positions", "poisson_disk_positions", "gaussian_kernel_positions", "union_positions"]
+__all__ = [
+    "uniform_positions",
+    "poisson_disk_positions",
+    "gaussian_kernel_positions",
+    "union_positions",
+    "farthest_point_subset",
+    "inside_hull",
+]
 
 
 def uniform_positions(n: int) -> np.ndarray:
@@ -75,3 +83,41 @@ def union_positions(*sets: np.ndarray, min_distance: float = 1e-6) -> np.ndarray
         if keep[i]:
             keep[j] = False
     return pts[keep]
+
+
+def farthest_point_subset(points: np.ndarray, k: int) -> np.ndarray:
+    """Indices of ``k`` well-spread points of ``points`` (N, D): greedy farthest-point selection.
+
+    Starts from the points nearest the corners of the unit cube [0, 1]^D (so the subset spans the whole
+    domain and its convex hull covers most of the other points), then repeatedly adds the point farthest
+    from those chosen. Deterministic for a given point set.
+
+    Returns:
+        (k,) int64 indices into ``points``, in the order chosen.
+    """
+    p = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    n, d = p.shape
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= {n}, got {k}")
+    corners = (np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1
+    chosen: list[int] = []
+    for c in corners:
+        j = int(np.argmin(((p - c) ** 2).sum(1)))
+        if j not in chosen and len(chosen) < k:
+            chosen.append(j)
+    dist = ((p[:, None, :] - p[chosen][None, :, :]) ** 2).sum(-1).min(1)
+    while len(chosen) < k:
+        j = int(np.argmax(dist))
+        chosen.append(j)
+        dist = np.minimum(dist, ((p - p[j]) ** 2).sum(1))
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def inside_hull(points: np.ndarray, hull_points: np.ndarray) -> np.ndarray:
+    """(M,) bool: which of ``points`` (M, D) lie in the convex hull of ``hull_points`` (K, D), K > D."""
+    from scipy.spatial import Delaunay
+
+    pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    if len(pts) == 0:
+        return np.zeros(0, dtype=bool)
+    return Delaunay(np.atleast_2d(hull_points)).find_simplex(pts, tol=1e-9) >= 0

@@ -4,8 +4,8 @@
   another layout (see :mod:`hyperinr_core.importers`). Never overwrites an existing output without --force.
 - ``data info FILE``: validate a dataset file and print a summary (``--check`` reads every frame).
 - ``data demo tgv``: Taylor–Green vortex vorticity-magnitude series (:mod:`hyperinr_core.tgv`). Other
-  modules plug in more demos (``app.commands.demo_shadows``, ``app.commands.demo_nvs``) through
-  ``register(demo_sub)``.
+  modules plug in more demos (``app.commands.demo_plume``, ``app.commands.demo_shadows``,
+  ``app.commands.demo_nvs``) through ``register(demo_sub)``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import importlib
 
 # Optional modules adding ``data demo NAME`` subcommands; a module absent from this build is skipped.
-DEMO_MODULES = ("app.commands.demo_shadows", "app.commands.demo_nvs")
+DEMO_MODULES = ("app.commands.demo_plume", "app.commands.demo_shadows", "app.commands.demo_nvs")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -150,7 +150,7 @@ def run_import(args: argparse.Namespace) -> int:
         args.inputs, args.out, args.kind, opts, overwrite=args.force, progress=not args.quiet
     )
     print(f"wrote {out}")
-    _print_info(str(out))
+    print_info(str(out))
     return 0
 
 
@@ -164,7 +164,8 @@ def _register_info(data_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_info)
 
 
-def _print_info(path: str, check: bool = False) -> None:
+def print_info(path: str, check: bool = False) -> None:
+    """Print the summary of ``data info`` for the dataset file ``path`` (``check``: read every frame)."""
     import os
 
     import numpy as np
@@ -203,7 +204,7 @@ def _print_info(path: str, check: bool = False) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    _print_info(args.file, args.check)
+    print_info(args.file, args.check)
     return 0
 
 
@@ -291,5 +292,5 @@ def run_tgv(args: argparse.Namespace) -> int:
         attrs=attrs,
     )
     print(f"wrote {args.out}")
-    _print_info(args.out)
+    print_info(args.out)
     return 0
