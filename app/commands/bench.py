@@ -6,7 +6,7 @@ import argparse
 import importlib
 import importlib.util
 
-BENCHES = ("generation", "inference", "render", "interactive", "latency", "train")
+BENCHES = ("generation", "inference", "render", "interactive", "latency", "train", "teachers")
 
 
 def _available() -> list[str]:
