@@ -54,7 +54,9 @@ def build_teacher(
     if kind == "flow":
         from .flow import FlowTeacher
 
-        return FlowTeacher.fit(frames, params_u, device=device, progress=build.progress)
+        return FlowTeacher.fit(
+            frames, params_u, device=device, progress=build.progress, is_image=info.n_space_dims == 2
+        )
     return _network_teacher(kind, frames, params_u, info, build)
 
 
