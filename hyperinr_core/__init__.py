@@ -1,13 +1,13 @@
 """HyperINR core: tcnn-compatible hash grid, shared MLP, INRs and the HyperINR hypernetwork.
 
 Imports torch, numpy, scipy and h5py only; never Qt or vispy, so it runs headless on any torch device.
+The names below load on first use: ``import hyperinr_core.errors`` (what the CLI needs to report a bad
+argument) does not pull in torch.
 """
 
-from .encoding import HashGrid, HashGridConfig, hash_encode
-from .errors import FileFormatError, HyperINRError
-from .hyperinr import HyperINR, HyperINRConfig
-from .inr import INR, evaluate_inr, grid_coordinates
-from .mlp import MLPConfig, SharedMLP, mlp_forward
+from __future__ import annotations
+
+import importlib
 
 __all__ = [
     "HashGrid",
@@ -26,3 +26,32 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_HOME = {
+    "HashGrid": "encoding",
+    "HashGridConfig": "encoding",
+    "hash_encode": "encoding",
+    "MLPConfig": "mlp",
+    "SharedMLP": "mlp",
+    "mlp_forward": "mlp",
+    "INR": "inr",
+    "evaluate_inr": "inr",
+    "grid_coordinates": "inr",
+    "HyperINR": "hyperinr",
+    "HyperINRConfig": "hyperinr",
+    "FileFormatError": "errors",
+    "HyperINRError": "errors",
+}
+
+
+def __getattr__(name: str):
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
