@@ -75,10 +75,14 @@ def open_any(path: str | os.PathLike) -> tuple[str, object]:
         return "bundle", load_bundle(path)
     import h5py
 
+    from hyperinr_core.h5safe import read_attr
+
     try:
         with h5py.File(path, "r") as f:
-            fmt = f.attrs.get("format")
-    except OSError as exc:
+            fmt = read_attr(f, "format", None)
+    except FileFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, ... for a damaged file
         raise FileFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {exc}") from None
     if fmt == "hyperinr-model":
         return "model", Bundle(path)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import FileFormatError, HyperINRError
 from .fileio import atomic_path
+from .h5safe import check_dataset_type, read_attr, read_attrs
 
 __all__ = ["FORMAT", "VERSION", "TASKS", "IMAGE_TASKS", "Dataset", "open_dataset", "write_dataset"]
 
@@ -73,12 +74,18 @@ class Dataset:
             raise FileFormatError(self.path, "no such file")
         try:
             self._file: h5py.File | None = h5py.File(self.path, "r")
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError mostly; damaged superblocks raise others too
             raise FileFormatError(
                 self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}"
             ) from None
         try:
             self._validate()
+        except HyperINRError:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - h5py meets damaged metadata with many exception types
+            self.close()
+            raise FileFormatError(self.path, f"corrupt file ({type(exc).__name__}: {exc})") from None
         except BaseException:
             self.close()
             raise
@@ -91,7 +98,7 @@ class Dataset:
         if name not in self._file.attrs:
             raise self._err(name, "missing root attribute")
         try:
-            return _str(self._file.attrs[name])
+            return _str(read_attr(self._file, name))
         except (OSError, TypeError, ValueError) as exc:
             raise self._err(name, f"unreadable attribute ({exc})") from None
 
@@ -116,12 +123,12 @@ class Dataset:
             raise self._err(f"/{name}", "missing dataset")
         if not isinstance(obj, h5py.Dataset):
             raise self._err(f"/{name}", "is a group, expected a dataset")
-        return obj
+        return check_dataset_type(obj, f"/{name}")
 
-    def _read(self, ds: h5py.Dataset, field: str, sel: Any = ()) -> np.ndarray:
+    def _read(self, ds: h5py.Dataset, field: str, sel: Any = (), dtype=None) -> np.ndarray:
         try:
-            return ds[sel]
-        except (OSError, ValueError, KeyError) as exc:
+            return ds[sel] if dtype is None else np.asarray(ds[sel], dtype=dtype)
+        except Exception as exc:  # noqa: BLE001 - OSError, ValueError, KeyError, RuntimeError, ... for damage
             raise self._err(field, f"cannot read data (truncated or corrupt file?): {exc}") from None
 
     def _validate(self) -> None:
@@ -223,7 +230,8 @@ class Dataset:
                 raise self._err("value_min", f"invalid value range [{lo}, {hi}]")
             self._value_range = (lo, hi)
 
-        self.attrs: dict[str, Any] = {k: _plain(v) for k, v in self._file.attrs.items() if k not in _RESERVED}
+        attrs = read_attrs(self._file)
+        self.attrs: dict[str, Any] = {k: _plain(v) for k, v in attrs.items() if k not in _RESERVED}
 
     # -- access -----------------------------------------------------------------------------------------
     @property
@@ -264,7 +272,7 @@ class Dataset:
         if not -self.n_frames <= i < self.n_frames:
             raise IndexError(f"frame index {i} out of range for {self.n_frames} frames")
         i %= self.n_frames
-        a = np.asarray(self._read(fds, f"/frames[{i}]", i), dtype=np.float32)
+        a = self._read(fds, f"/frames[{i}]", i, dtype=np.float32)
         if not np.isfinite(a).all():
             raise self._err(f"/frames[{i}]", "contains NaN or infinite values")
         return a

@@ -46,8 +46,13 @@ class HyperINRConfig:
         d = len(self.param_names)
         if d < 1 or len(self.param_lo) != d or len(self.param_hi) != d:
             raise ValueError("param_names, param_lo and param_hi must have the same non-zero length")
-        if any(not (h > l) for l, h in zip(self.param_lo, self.param_hi)):
+        if any(not (h > l) or not np.isfinite(h - l) for l, h in zip(self.param_lo, self.param_hi)):
             raise ValueError(f"every param_hi must exceed param_lo: {self.param_lo} .. {self.param_hi}")
+        if int(self.k_neighbours) < 1:
+            raise ValueError(f"k_neighbours must be >= 1, got {self.k_neighbours}")
+        vr = np.asarray(self.value_range, dtype=np.float64)
+        if vr.shape != (2,) or not np.isfinite(vr).all():
+            raise ValueError(f"value_range must be two finite numbers, got {self.value_range}")
         if self.mlp.n_input_dims != self.encoding.n_output_dims:
             raise ValueError(
                 f"MLP input ({self.mlp.n_input_dims}) must equal encoding output ({self.encoding.n_output_dims})"
@@ -264,11 +269,18 @@ class HyperINR(nn.Module):
         mf = read_model_file(path, kind=cls.KIND)
         try:
             cfg = HyperINRConfig.from_dict(mf.config)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FileFormatError(mf.path, f"invalid HyperINR config: {exc}") from None
+            n_enc_params, n_mlp_params = cfg.encoding.n_params, cfg.mlp.n_params
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as exc:
+            problem = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise FileFormatError(
+                mf.path,
+                f"invalid HyperINR config ({problem}): the file is damaged or was not written by this "
+                "program; train the model again (hyperinr train; the demo: hyperinr demo build) or open "
+                "another model file",
+            ) from None
         pos = mf.array("positions", (None, cfg.n_param_dims))
-        enc = mf.array("encoder_params", (len(pos), cfg.encoding.n_params))
-        mlp = mf.array("mlp_params", (cfg.mlp.n_params,))
+        enc = mf.array("encoder_params", (len(pos), n_enc_params))
+        mlp = mf.array("mlp_params", (n_mlp_params,))
         try:
             model = cls(cfg, pos)
         except ValueError as exc:

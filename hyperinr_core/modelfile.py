@@ -15,8 +15,11 @@ import numpy as np
 
 from .errors import FileFormatError
 from .fileio import atomic_path
+from .h5safe import check_dataset_type, read_attr
 
-__all__ = ["FORMAT", "VERSION", "ModelFile", "write_model_file", "read_model_file", "peek_kind"]
+__all__ = [
+    "FORMAT", "VERSION", "ModelFile", "write_model_file", "read_model_file", "read_model_config", "peek_kind",
+]
 
 FORMAT = "hyperinr-model"
 VERSION = 1
@@ -42,6 +45,8 @@ class ModelFile:
             len(a.shape) != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape))
         ):
             raise FileFormatError(self.path, f"dataset '{name}' has shape {a.shape}, expected {shape}")
+        if a.dtype.kind not in "fiu":
+            raise FileFormatError(self.path, f"dataset '{name}' has dtype {a.dtype}, expected numbers")
         if finite and a.dtype.kind == "f" and not np.isfinite(a).all():
             raise FileFormatError(self.path, f"dataset '{name}' contains NaN or infinite values")
         return a
@@ -65,29 +70,65 @@ def _open(path: str | os.PathLike) -> h5py.File:
         raise FileFormatError(path, "no such file")
     try:
         return h5py.File(path, "r")
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - OSError mostly; damaged superblocks raise others too
         raise FileFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {exc}") from None
 
 
 def _check_header(f: h5py.File, path: str) -> str:
-    fmt = f.attrs.get("format")
+    try:
+        fmt, version, kind = (read_attr(f, k, None) for k in ("format", "version", "kind"))
+    except FileFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types for a damaged header
+        raise FileFormatError(path, f"unreadable header attributes (corrupt file?): {exc}") from None
+    fmt = fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt
     if fmt != FORMAT:
-        if f.attrs.get("format") == "hyperinr-dataset":
+        if fmt == "hyperinr-dataset":
             raise FileFormatError(path, "this is a dataset file, not a model file")
-        raise FileFormatError(path, f"not a HyperINR model file (format attribute is {fmt!r})")
-    version = f.attrs.get("version")
-    if version is None or int(version) > VERSION or int(version) < 1:
-        raise FileFormatError(path, f"unsupported model file version {version!r} (this program reads {VERSION})")
-    kind = f.attrs.get("kind")
+        raise FileFormatError(path, f"not a HyperINR model file (format attribute is {_short(fmt)})")
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise FileFormatError(path, f"unsupported model file version {_short(version)}") from None
+    if version > VERSION or version < 1:
+        raise FileFormatError(
+            path, f"unsupported model file version {version} (this program reads {VERSION})"
+        )
     if not isinstance(kind, str):
         raise FileFormatError(path, "missing attribute 'kind'")
     return kind
+
+
+def _short(v, width: int = 60) -> str:
+    text = repr(v)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _config(f: h5py.File, path: str) -> dict:
+    try:
+        config = json.loads(read_attr(f, "config"))
+    except FileFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - missing, undecodable or malformed JSON alike
+        problem = f"missing or malformed 'config' attribute ({type(exc).__name__})"
+        raise FileFormatError(path, problem) from None
+    if not isinstance(config, dict):
+        raise FileFormatError(path, "malformed 'config' attribute (not a JSON object)")
+    return config
 
 
 def peek_kind(path: str | os.PathLike) -> str:
     """The ``kind`` of a model file, validating only its header."""
     with _open(path) as f:
         return _check_header(f, os.fspath(path))
+
+
+def read_model_config(path: str | os.PathLike) -> dict:
+    """The config of a model file (header validated), without reading its tensors."""
+    path = os.fspath(path)
+    with _open(path) as f:
+        _check_header(f, path)
+        return _config(f, path)
 
 
 def read_model_file(path: str | os.PathLike, kind: str | None = None) -> ModelFile:
@@ -97,15 +138,14 @@ def read_model_file(path: str | os.PathLike, kind: str | None = None) -> ModelFi
         found = _check_header(f, path)
         if kind is not None and found != kind:
             raise FileFormatError(path, f"holds a '{found}' model, expected a '{kind}' model")
-        try:
-            config = json.loads(f.attrs["config"])
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise FileFormatError(path, f"missing or malformed 'config' attribute ({exc})") from None
+        config = _config(f, path)
         arrays = {}
         try:
             for name, ds in f.items():
                 if isinstance(ds, h5py.Dataset):
-                    arrays[name] = ds[()]
-        except OSError as exc:
-            raise FileFormatError(path, f"cannot read dataset (truncated file?): {exc}") from None
+                    arrays[name] = check_dataset_type(ds, name)[()]
+        except FileFormatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, ValueError, ... for damage
+            raise FileFormatError(path, f"cannot read dataset (truncated or corrupt file?): {exc}") from None
     return ModelFile(found, config, arrays, path)

@@ -337,6 +337,7 @@ def write_checkpoint(
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read the training part of a checkpoint (the model part loads with the model's own ``load``)."""
+    from .h5safe import read_attr
     from .modelfile import peek_kind
 
     path = os.fspath(path)
@@ -346,8 +347,8 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             g = f.get("checkpoint")
             if not isinstance(g, h5py.Group):
                 raise FileFormatError(path, "a model file, not a checkpoint (no /checkpoint group)")
-            state = json.loads(g.attrs["state"])
-            tree = json.loads(g.attrs["tree"])
+            state = json.loads(read_attr(g, "state"))
+            tree = json.loads(read_attr(g, "tree"))
             arrays: dict[str, np.ndarray] = {}
             if "tensors" in g:
                 for name, ds in g["tensors"].items():
