@@ -13,6 +13,7 @@ import sys
 # Subcommand modules in help order. A module that is not present in this build is skipped.
 COMMAND_MODULES = (
     "app.commands.data",
+    "app.commands.model",
     "app.commands.train",
     "app.commands.evaluate",
     "app.commands.render",

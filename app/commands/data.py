@@ -203,7 +203,24 @@ def print_info(path: str, check: bool = False) -> None:
             print(f"check       all {d.n_frames} frames finite, values [{lo_all:g}, {hi_all:g}]")
 
 
+def _is_model_file(path: str) -> bool:
+    import h5py
+
+    from hyperinr_core.h5safe import read_attr
+
+    try:
+        with h5py.File(path, "r") as f:
+            return read_attr(f, "format", None) == "hyperinr-model"
+    except Exception:  # noqa: BLE001 - not readable as a model: open_dataset reports what is wrong
+        return False
+
+
 def run_info(args: argparse.Namespace) -> int:
+    if _is_model_file(args.file):  # the bundled assets are models: show them rather than refuse
+        from app.commands.model import model_info_lines
+
+        print("\n".join(model_info_lines(args.file)))
+        return 0
     print_info(args.file, args.check)
     return 0
 
