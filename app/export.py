@@ -64,9 +64,11 @@ class Sweep:
 
     def apply(self, scene: ExportScene, value: float) -> ExportScene:
         if self.kind == "param":
-            names = list(scene.model.cfg.param_names)
-            if self.name not in names:
-                raise HyperINRError(f"the model has no parameter {self.name!r} (it has {', '.join(names)})")
+            from app.params import resolve_params
+
+            cfg = scene.model.cfg
+            names = list(cfg.param_names)
+            resolve_params({self.name: float(value)}, names, cfg.param_lo, cfg.param_hi, option="sweep")
             theta = list(scene.theta)
             theta[names.index(self.name)] = float(value)
             return replace(scene, theta=theta)
@@ -127,12 +129,22 @@ def render_frame(
     return tracer.to_uint8()
 
 
-def _check_writable(path: Path) -> None:
-    parent = path.resolve().parent
-    if not parent.exists():
-        raise HyperINRError(f"{path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise HyperINRError(f"{path}: the folder {parent} is not writable")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+def check_animation_output(path: str | os.PathLike, size: tuple[int, int]) -> Path:
+    """Check an animation target before rendering: an MP4 (even size) or a new PNG folder, writable."""
+    from hyperinr_core.fileio import prepare_output
+
+    path = Path(path)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        w, h = int(size[0]), int(size[1])
+        if w % 2 or h % 2:
+            raise HyperINRError(f"{path}: MP4 needs an even width and height, got {w}x{h}")
+        return prepare_output(path)
+    if path.exists():
+        raise HyperINRError(f"{path}: exists; choose a new folder name for the PNG sequence")
+    return prepare_output(path, folder=True)
 
 
 def export_frame(
@@ -144,10 +156,10 @@ def export_frame(
     cancel: Cancel | None = None,
 ) -> Path:
     """Render one frame and write it as a PNG, atomically."""
+    from hyperinr_core.fileio import prepare_output
     from renderer.tracer import save_png
 
-    path = Path(path)
-    _check_writable(path)
+    path = prepare_output(path)
     save_png(render_frame(scene, size, spp, progress, cancel), path)
     return path
 
@@ -166,8 +178,7 @@ def export_animation(
     name). The output appears only once complete."""
     import imageio.v3 as iio
 
-    path = Path(path)
-    _check_writable(path)
+    path = check_animation_output(path, size)
     values = sweep.values()
     total = len(values) * spp
 
@@ -178,12 +189,9 @@ def export_animation(
         render_frame(sweep.apply(scene, v), size, spp, frame_progress(k), cancel)
         for k, v in enumerate(values)
     )
-    if path.suffix.lower() in (".mp4", ".m4v", ".mov"):
+    if path.suffix.lower() in VIDEO_SUFFIXES:
         from hyperinr_core.fileio import atomic_path
 
-        w, h = int(size[0]), int(size[1])
-        if w % 2 or h % 2:
-            raise HyperINRError(f"{path}: MP4 needs an even width and height, got {w}x{h}")
         with atomic_path(path) as tmp:
             import imageio
 
@@ -196,14 +204,16 @@ def export_animation(
             finally:
                 writer.close()
         return path
-    # PNG sequence: build the folder beside the target, then move it into place.
-    if path.exists():
-        raise HyperINRError(f"{path}: exists; choose a new folder name for the PNG sequence")
+    # PNG sequence: build the folder beside the target, then move it into place. mkdtemp makes it private
+    # (0700) while it fills; the finished folder gets the mode any new folder gets.
+    from hyperinr_core.fileio import umask_mode
+
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.resolve().parent))
     try:
         digits = max(4, int(math.log10(max(len(values), 1))) + 1)
         for k, img in enumerate(frames):
             iio.imwrite(tmp_dir / f"frame_{k:0{digits}d}.png", img)
+        os.chmod(tmp_dir, umask_mode(directory=True))
         os.replace(tmp_dir, path)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)

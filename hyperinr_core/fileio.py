@@ -1,7 +1,10 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it.
+"""Output files: check where they go before any work, then write them atomically.
 
-A crash, Ctrl-C or full disk never leaves a half-written file under the final name and never destroys the
-previous version of it.
+:func:`prepare_output` is what every command that writes calls first: it creates missing parent folders
+(with the user's umask, like ``mkdir -p``) and proves the folder takes a new file, so a long render never
+ends in a traceback about the output path. :func:`atomic_path` writes to a temporary file beside the target,
+then renames it: a crash, Ctrl-C or full disk never leaves a half-written file under the final name and never
+destroys the previous version of it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+from .errors import HyperINRError
+
+__all__ = ["atomic_path", "prepare_output", "umask_mode"]
 
 
 def _umask() -> int:
@@ -21,21 +26,66 @@ def _umask() -> int:
     return mask
 
 
+def umask_mode(directory: bool = False) -> int:
+    """The mode a new file (``0o666``) or folder (``0o777``) gets under the current umask."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def prepare_output(path: str | os.PathLike, folder: bool = False) -> Path:
+    """Make sure ``path`` can be written, before any work is done; returns it as a :class:`Path`.
+
+    Missing parent folders are created (umask-default modes). The parent must then accept a new file: this
+    is tried, not guessed from permission bits, so read-only mounts, ``/proc`` and the like are caught.
+    ``folder=True`` is for outputs that are folders (a PNG sequence). An existing output is left alone:
+    whether it may be replaced is the caller's rule. Raises :class:`HyperINRError` naming the path and the
+    reason.
+    """
+    target = Path(path)
+    if str(path) == "" or target.name in ("", ".", ".."):
+        raise HyperINRError(f"{path!r}: not a file name")
+    if target.is_dir() and not folder:
+        raise HyperINRError(f"{target}: is a folder; give a file name")
+    if target.exists() and folder and not target.is_dir():
+        raise HyperINRError(f"{target}: is a file; give a new folder name")
+    parent = target.parent
+    for p in (parent, *parent.parents):  # the nearest existing ancestor must be a folder
+        if p.exists():
+            if not p.is_dir():
+                raise HyperINRError(f"{target}: cannot write there: {p} is a file, not a folder")
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HyperINRError(f"{target}: cannot create the folder {parent}: {_reason(exc)}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise HyperINRError(f"{target}: cannot write in {parent}: {_reason(exc)}") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s directory; on success rename it to ``path``.
 
     The temporary name keeps ``path``'s suffix (or ``suffix``) so that writers picking a format from the
     extension (imageio, h5py) still work. On any exception the temporary file is removed and ``path`` is
-    left as it was.
+    left as it was. The file gets the umask-default mode. Path problems raise :class:`HyperINRError`
+    (see :func:`prepare_output`).
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = prepare_output(path)
     sfx = suffix if suffix is not None else "".join(target.suffixes[-1:])
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{sfx}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())
+    os.chmod(tmp_path, umask_mode())
     try:
         yield tmp_path
         os.replace(tmp_path, target)

@@ -115,8 +115,10 @@ def run_import(args: argparse.Namespace) -> int:
     import numpy as np
 
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.fileio import prepare_output
     from hyperinr_core.importers import ImportOptions, detect_kind, import_dataset, open_source
 
+    prepare_output(args.out)
     opts = ImportOptions(
         task=args.task,
         param_names=[s.strip() for s in args.param_names.split(",")] if args.param_names else None,
@@ -151,12 +153,32 @@ def run_import(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out}")
     print_info(str(out))
+    if args.train_stride is None:
+        _warn_if_nothing_held_out(str(out))
     return 0
+
+
+def _warn_if_nothing_held_out(path: str) -> None:
+    import sys
+
+    from hyperinr_core.data import open_dataset
+
+    with open_dataset(path) as d:
+        all_train = bool(d.train_mask.all())
+    if all_train:
+        print(
+            f"warning: every frame of {path} is a training frame, none is held out for `hyperinr evaluate`; "
+            "import with --train-stride K to train on every K-th frame only",
+            file=sys.stderr,
+        )
 
 
 # -- info ---------------------------------------------------------------------------------------------------
 def _register_info(data_sub: argparse._SubParsersAction) -> None:
-    p = data_sub.add_parser("info", help="validate a dataset file and print a summary")
+    p = data_sub.add_parser(
+        "info",
+        help="validate a dataset file and print a summary (a model file: as `hyperinr model info`)",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument(
         "--check", action="store_true", help="read every frame (finds NaNs and truncation anywhere)"
@@ -263,10 +285,12 @@ def run_tgv(args: argparse.Namespace) -> int:
 
     from hyperinr_core.data import write_dataset
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.fileio import prepare_output
     from hyperinr_core.tgv import TGVConfig, simulate_tgv
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")
+    prepare_output(args.out)
     re_ = 1.0 / args.viscosity if args.viscosity else args.reynolds
     if args.resolution < 4 or args.resolution % 2:
         raise HyperINRError(f"--resolution must be an even number >= 4, got {args.resolution}")

@@ -63,13 +63,17 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from app.commands.render import _floats, load_field, parse_size, resolve_device
+    from app.params import parse_params
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.fileio import prepare_output
     from hyperinr_core.training import configure_threads
     from renderer import Light, TransferFunction
     from renderer.views import ViewConfig, write_view_dataset
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")
+    prepare_output(args.out)
+    parse_params(args.param)  # syntax and finite values, before any work
     if args.model and args.frame is not None:
         raise HyperINRError("--frame goes with --data; a model takes --param NAME=VALUE")
     if args.data and args.param:

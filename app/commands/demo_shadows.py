@@ -195,14 +195,18 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.commands.render import load_field, resolve_device
+    from app.params import parse_params
     from hyperinr_core.data import write_dataset
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.fileio import prepare_output
     from renderer import TransferFunction, light_direction
     from renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
 
     _check_counts(args)
     polar_range = _range(args.polar_range, "--polar-range", 180.0)
     azimuth_range = _range(args.azimuth_range, "--azimuth-range", 360.0)
+    parse_params(args.param)  # syntax and finite values, before any work
+    prepare_output(args.out)
     device = resolve_device(args.device)
     tf = TransferFunction.load(args.tf)
     names = list(LIGHT_PARAM_NAMES)

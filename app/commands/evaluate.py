@@ -46,9 +46,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     configure_threads(args.threads)
 
+    from hyperinr_core.fileio import prepare_output
+
     for out in (args.json, args.plot):
         if out and os.path.exists(out) and not args.force:
             raise HyperINRError(f"{out}: output exists; choose another name or pass --force")
+        if out:
+            prepare_output(out)
     frames = None
     if args.frames:
         try:

@@ -8,30 +8,50 @@ import argparse
 def _scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="HyperINR model file")
     p.add_argument("--bundle", help="bundle manifest (model + shadow model + TF); instead of --model")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="model parameter")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="model parameter in user units, within the model's range (repeatable); missing ones "
+                   "take their midpoint")
     p.add_argument("--tf", help="transfer function preset or JSON (default: the bundle's, else viridis)")
     p.add_argument("--camera", default="30,20", metavar="AZ,EL[,DIST]",
-                   help="orbit camera (default 30,20 at the distance that shows the whole volume, 2.8)")
-    p.add_argument("--light", default="45,45", metavar="AZ,POLAR")
-    p.add_argument("--shadow", choices=("none", "rays", "field"), default="none")
+                   help="orbit camera: azimuth, elevation in degrees (and distance; by default the one that "
+                   "shows the whole volume, 2.8)")
+    p.add_argument("--light", default="45,45", metavar="AZ,POLAR", help="light direction, degrees")
+    p.add_argument("--shadow", choices=("none", "rays", "field"), default="none",
+                   help="shadows: none, secondary rays, or the shadow model (field)")
     p.add_argument("--shadow-model", help="shadow HyperINR (default: the bundle's)")
-    p.add_argument("--size", default="800x600", metavar="WxH")
-    p.add_argument("--spp", type=int, default=64)
-    p.add_argument("--out", required=True)
+    p.add_argument("--size", default="800x600", metavar="WxH", help="image size in pixels")
+    p.add_argument("--spp", type=int, default=64, help="samples per pixel")
+
+
+_FRAME_DESCRIPTION = """\
+Path-trace one frame of a model (or a bundle) with the torch path tracer on the INR itself, as the
+explorer's File > Export frame does, and write it as a PNG. Missing folders of --out are created; the file
+appears only once complete."""
+
+_ANIMATION_DESCRIPTION = """\
+Path-trace a sweep of a model parameter (param:NAME), the light (azimuth, polar) or the camera (orbit), as
+the explorer's File > Export animation does, and write an MP4 (--out ending in .mp4, through
+imageio-ffmpeg) or a folder of PNGs (any other name). Missing folders of --out are created; the output
+appears only once complete."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser("export-frame", help="path-trace one frame of a model to a PNG")
+    f = sub.add_parser("export-frame", help="path-trace one frame of a model to a PNG",
+                       description=_FRAME_DESCRIPTION, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _scene_args(f)
+    f.add_argument("--out", required=True, metavar="F.png", help="PNG to write")
     f.set_defaults(func=run_frame)
-    a = sub.add_parser("export-animation", help="path-trace a parameter/light/orbit sweep to MP4 or PNGs")
+    a = sub.add_parser("export-animation", help="path-trace a parameter/light/orbit sweep to MP4 or PNGs",
+                       description=_ANIMATION_DESCRIPTION,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _scene_args(a)
+    a.add_argument("--out", required=True, metavar="OUT.mp4|FOLDER", help="MP4 file or a new PNG folder")
     a.add_argument(
         "--sweep", required=True, metavar="KIND[:NAME]", help="param:NAME, azimuth, polar or orbit"
     )
     a.add_argument("--range", required=True, metavar="FROM,TO", help="sweep values (user units / degrees)")
-    a.add_argument("--frames", type=int, default=48)
-    a.add_argument("--fps", type=float, default=12.0)
+    a.add_argument("--frames", type=int, default=48, help="number of frames")
+    a.add_argument("--fps", type=float, default=12.0, help="frames per second of the MP4")
     a.set_defaults(func=run_animation)
 
 
@@ -47,7 +67,8 @@ def _floats(text: str, n: tuple[int, ...], what: str) -> list[float]:
     return vals
 
 
-def build_scene(args: argparse.Namespace):
+def build_scene(args: argparse.Namespace, swept: str = ""):
+    """The scene the arguments describe (``swept``: a parameter an animation sweeps, not a midpoint)."""
     from app.bundle import load_bundle
     from app.commands.render import theta_for
     from app.export import ExportScene
@@ -71,7 +92,7 @@ def build_scene(args: argparse.Namespace):
     az, polar = _floats(args.light, (2,), "--light")
     return ExportScene(
         model,
-        theta_for(model, args.param),
+        theta_for(model, args.param, str(model_path), quiet=(swept,)),
         tf,
         Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else Camera().distance),
         Light(azimuth=az, polar=polar),
@@ -99,33 +120,47 @@ def _progress(total_label: str):
     return bar, update
 
 
+def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
+    """What needs no model: parameters' syntax, size and samples (before any file is read)."""
+    from app.params import parse_params
+    from hyperinr_core.errors import HyperINRError
+
+    parse_params(args.param)
+    _floats(args.camera, (2, 3), "--camera")
+    _floats(args.light, (2,), "--light")
+    if args.spp < 1:
+        raise HyperINRError(f"--spp must be >= 1, got {args.spp}")
+    return _size(args.size)
+
+
 def run_frame(args: argparse.Namespace) -> int:
     from app.export import export_frame
+    from hyperinr_core.fileio import prepare_output
 
+    size = _check_inputs(args)
+    prepare_output(args.out)
     scene = build_scene(args)
     bar, update = _progress("export frame")
     with bar:
-        export_frame(scene, args.out, _size(args.size), args.spp, update)
+        export_frame(scene, args.out, size, args.spp, update)
     print(f"wrote {args.out}")
     return 0
 
 
 def run_animation(args: argparse.Namespace) -> int:
-    from app.export import Sweep, export_animation
+    from app.export import Sweep, check_animation_output, export_animation
 
-    scene = build_scene(args)
+    size = _check_inputs(args)
     kind, _, name = args.sweep.partition(":")
     start, stop = _floats(args.range, (2,), "--range")
+    sweep = Sweep(kind, start, stop, args.frames, name)
+    sweep.values()  # validates the frame count
+    check_animation_output(args.out, size)
+    scene = build_scene(args, swept=name if kind == "param" else "")
+    for value in (start, stop):  # the sweep must stay within the model's parameters and ranges
+        sweep.apply(scene, value)
     bar, update = _progress("export animation")
     with bar:
-        export_animation(
-            scene,
-            Sweep(kind, start, stop, args.frames, name),
-            args.out,
-            _size(args.size),
-            args.spp,
-            args.fps,
-            update,
-        )
+        export_animation(scene, sweep, args.out, size, args.spp, args.fps, update)
     print(f"wrote {args.out}")
     return 0

@@ -124,27 +124,24 @@ def resolve_device(name: str):
     return dev
 
 
-def theta_for(model, assignments: list[str]) -> list[float]:
-    """User-unit parameters for ``model`` from ``NAME=VALUE`` strings; missing names take their midpoint."""
-    from hyperinr_core.errors import HyperINRError
+def theta_for(
+    model, assignments: list[str], source: str = "the model", quiet: tuple[str, ...] = ()
+) -> list[float]:
+    """User-unit parameters for ``model`` from ``NAME=VALUE`` strings; missing names take their midpoint
+    (said on stderr, except for the names in ``quiet``).
 
-    names = list(model.cfg.param_names)
-    lo, hi = model.cfg.param_lo, model.cfg.param_hi
-    values = {n: (a + b) / 2 for n, a, b in zip(names, lo, hi, strict=True)}
-    given = set()
-    for item in assignments:
-        name, sep, val = item.partition("=")
-        if not sep or name not in values:
-            raise HyperINRError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(names)}")
-        try:
-            values[name] = float(val)
-        except ValueError:
-            raise HyperINRError(f"--param {item!r}: {val!r} is not a number") from None
-        given.add(name)
-    missing = [n for n in names if n not in given]
+    Unknown names, non-finite values and values outside the model's range are errors (:mod:`app.params`).
+    """
+    from app.params import parse_params, resolve_params
+
+    cfg = model.cfg
+    theta, missing = resolve_params(parse_params(assignments), cfg.param_names, cfg.param_lo, cfg.param_hi,
+                                    source)
+    missing = [n for n in missing if n not in quiet]
     if missing:
-        print("using the midpoint for " + ", ".join(f"{n}={values[n]:g}" for n in missing), file=sys.stderr)
-    return [values[n] for n in names]
+        print("using the midpoint for " + ", ".join(f"{n}={theta[cfg.param_names.index(n)]:g}"
+                                                    for n in missing), file=sys.stderr)
+    return theta
 
 
 def load_field(args: argparse.Namespace, device):
@@ -163,7 +160,7 @@ def load_field(args: argparse.Namespace, device):
                 f"{args.model}: a volume model is needed (this one is "
                 f"{model.cfg.encoding.n_input_dims}-D, task {model.cfg.task})"
             )
-        inr = model.generate(theta_for(model, args.param)).clone()
+        inr = model.generate(theta_for(model, args.param, args.model)).clone()
         return INRField(inr, fast=True if args.compile else None)
     from hyperinr_core.data import open_dataset
 
@@ -179,21 +176,30 @@ def load_field(args: argparse.Namespace, device):
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.params import parse_params
+    from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.fileio import prepare_output
+
+    # Everything that needs no model first: a typo is reported at once, and before a long render.
+    given = parse_params(args.param)
+    width, height = parse_size(args.size)
+    if args.spp < 1:
+        raise HyperINRError("--spp must be >= 1")
+    cam_vals = _floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
+    az, polar = _floats(args.light, 2, 2, "--light")
+    background = tuple(_floats(args.background, 3, 3, "--background"))
+    prepare_output(args.out)
+
     import torch
     from tqdm import tqdm
 
-    from hyperinr_core.errors import HyperINRError
     from renderer import Camera, Light, TransferFunction
     from renderer.fields import GridField
     from renderer.shadows import shadow_field_from_model, shadow_volume
     from renderer.tracer import PathTracer, RenderSettings, save_png
 
     device = resolve_device(args.device)
-    width, height = parse_size(args.size)
-    if args.spp < 1:
-        raise HyperINRError("--spp must be >= 1")
     tf = TransferFunction.load(args.tf)
-    cam_vals = _floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
     try:
         camera = Camera(
             azimuth=cam_vals[0],
@@ -203,7 +209,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise HyperINRError(str(exc)) from None
-    az, polar = _floats(args.light, 2, 2, "--light")
     light = Light(azimuth=az, polar=polar, intensity=args.intensity, ambient=args.ambient)
     mode = args.shadow or ("field" if args.shadow_model else "none")
     field = load_field(args, device)
@@ -216,18 +221,10 @@ def run(args: argparse.Namespace) -> int:
             stored = shadow_model.cfg.metadata.get("tf_fingerprint")
             if stored and stored != tf.fingerprint():
                 print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
-            scene = {}
-            for item in args.param:  # the scene's parameters (e.g. t) feed a time-series shadow model too
-                name, _, val = item.partition("=")
-                try:
-                    scene[name.strip()] = float(val)
-                except ValueError:
-                    raise HyperINRError(f"--param {item!r}: expected NAME=VALUE") from None
+            scene = dict(given)  # the scene's parameters (e.g. t) feed a time-series shadow model too
             if args.model:
-                from hyperinr_core.hyperinr import HyperINR as _H
-
-                scene_model = _H.load(args.model)
-                full = theta_for(scene_model, args.param)
+                scene_model = HyperINR.load(args.model)
+                full = theta_for(scene_model, args.param, args.model)
                 scene = dict(zip(scene_model.cfg.param_names, full, strict=True))
             shadow_field = shadow_field_from_model(
                 shadow_model, light, fast=True if args.compile else None, scene_params=scene
@@ -242,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         step=args.step,
         shadow=mode,
         macro_cells=not args.no_macro_cells,
-        background=tuple(_floats(args.background, 3, 3, "--background")),
+        background=background,
     )
     tracer = PathTracer(field, tf, camera, light, settings, shadow_field=shadow_field, seed=args.seed)
     per_call = max(1, settings.max_rays // (width * height))

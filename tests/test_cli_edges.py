@@ -1,0 +1,311 @@
+"""Bad input to the CLI: one line and exit code 2, before any work; the output-path rules every command
+shares; ``model info``; help texts; and no torch import on the way to an argument error."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = str(ROOT / "assets" / "demo_tgv.h5")
+BUNDLE = str(ROOT / "assets" / "demo.json")
+MISSING = "/nonexistent/model.h5"  # a command that did work before checking its output would name this
+
+
+def one_line_error(capsys, rc, *needles):
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+# -- parameters ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("command", ["render", "export-frame"])
+def test_non_finite_parameters_are_one_line_exit_2(tmp_path, capsys, command, value):
+    rc = main(
+        [
+            command,
+            "--model",
+            MODEL,
+            "--param",
+            f"t={value}",
+            "--size",
+            "16x12",
+            "--spp",
+            "1",
+            "--out",
+            str(tmp_path / "x.png"),
+        ]
+    )
+    one_line_error(capsys, rc, f"t={value}", "finite")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("command", ["render", "export-frame"])
+def test_out_of_range_and_unknown_parameters_are_errors_not_clamped(tmp_path, capsys, command):
+    out = str(tmp_path / "x.png")
+    rc = main([command, "--model", MODEL, "--param", "t=99", "--size", "16x12", "--spp", "1", "--out", out])
+    one_line_error(capsys, rc, "t=99", "outside", "[0, 10]")
+    rc = main([command, "--model", MODEL, "--param", "foo=1", "--size", "16x12", "--spp", "1", "--out", out])
+    one_line_error(capsys, rc, "foo", "no parameter")
+    assert not Path(out).exists()
+
+
+def test_animation_sweeps_stay_within_the_model_range(tmp_path, capsys):
+    rc = main(
+        [
+            "export-animation",
+            "--model",
+            MODEL,
+            "--sweep",
+            "param:t",
+            "--range",
+            "0,20",
+            "--frames",
+            "2",
+            "--size",
+            "16x12",
+            "--spp",
+            "1",
+            "--out",
+            str(tmp_path / "a.mp4"),
+        ]
+    )
+    one_line_error(capsys, rc, "t=20", "outside")
+
+
+def test_an_argument_error_is_reported_without_importing_torch():
+    """``--help`` and an input error answer at once: no torch (seconds to import) on the way."""
+    for args in (
+        ["--help"],
+        ["render", "--model", MODEL, "--param", "t=nan", "--size", "16x12", "--out", "x.png"],
+        ["export-frame", "--help"],
+    ):
+        r = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "app.cli", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        modules = {
+            line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if "import time:" in line
+        }
+        assert "torch" not in modules and "h5py" not in modules, args
+        assert r.returncode == (0 if "--help" in args else 2), r.stderr
+
+
+# -- output paths --------------------------------------------------------------------------------------------
+def unwritable(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    return {
+        "read-only": ("/sys/x", None),  # sysfs refuses new files, even to root
+        "proc": ("/proc/x", None),
+        "parent is a file": (f"{afile}/x", f"{afile} is a file"),
+    }
+
+
+COMMANDS = {
+    "render": lambda out: ["render", "--model", MISSING, "--size", "16x12", "--out", out + ".png"],
+    "export-frame": lambda out: [
+        "export-frame",
+        "--model",
+        MISSING,
+        "--size",
+        "16x12",
+        "--out",
+        out + ".png",
+    ],
+    "export-animation mp4": lambda out: [
+        "export-animation",
+        "--model",
+        MISSING,
+        "--sweep",
+        "orbit",
+        "--range",
+        "0,90",
+        "--size",
+        "16x12",
+        "--out",
+        out + ".mp4",
+    ],
+    "export-animation folder": lambda out: [
+        "export-animation",
+        "--model",
+        MISSING,
+        "--sweep",
+        "orbit",
+        "--range",
+        "0,90",
+        "--size",
+        "16x12",
+        "--out",
+        out + "_frames",
+    ],
+    "data import": lambda out: ["data", "import", MISSING, "-o", out + ".h5"],
+    "data demo tgv": lambda out: [
+        "data",
+        "demo",
+        "tgv",
+        "--resolution",
+        "4",
+        "--frames",
+        "2",
+        "-o",
+        out + ".h5",
+    ],
+    "data demo shadows": lambda out: ["data", "demo", "shadows", "--model", MISSING, "--out", out + ".h5"],
+    "data demo nvs": lambda out: ["data", "demo", "nvs", "--model", MISSING, "-o", out + ".h5"],
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_an_unwritable_output_is_one_line_naming_path_and_reason_before_any_work(tmp_path, capsys, command):
+    for case, (out, reason) in unwritable(tmp_path).items():
+        argv = COMMANDS[command](out)
+        rc = main(argv)
+        err = one_line_error(capsys, rc, out)
+        assert MISSING not in err, f"{case}: the command read its input before checking its output: {err}"
+        if reason:
+            assert reason in err, err
+        else:
+            assert err.rstrip().endswith(("denied", "directory", "file system", "not permitted")), err
+
+
+def test_missing_output_folders_are_created_the_same_way_everywhere(tmp_path, capsys):
+    """render, export-frame and data import all create missing folders of their output."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    outs = [tmp_path / "a" / "b" / "r.png", tmp_path / "c" / "d" / "e.png", tmp_path / "e" / "f" / "i.h5"]
+    npy = tmp_path / "v.npy"
+    np.save(npy, np.random.default_rng(0).random((2, 4, 4, 4)).astype(np.float32))
+    assert main(["render", "--model", MODEL, "--size", "8x6", "--spp", "1", "--out", str(outs[0])]) == 0
+    assert main(["export-frame", "--model", MODEL, "--size", "8x6", "--spp", "1", "--out", str(outs[1])]) == 0
+    assert main(["data", "import", str(npy), "-o", str(outs[2]), "--quiet"]) == 0
+    for out in outs:
+        assert out.exists()
+        assert out.parent.stat().st_mode & 0o777 == 0o777 & ~umask
+        assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_png_folder_export_gets_the_umask_default_mode(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    out = tmp_path / "frames"
+    assert (
+        main(
+            [
+                "export-animation",
+                "--model",
+                MODEL,
+                "--sweep",
+                "orbit",
+                "--range",
+                "0,90",
+                "--frames",
+                "2",
+                "--size",
+                "8x6",
+                "--spp",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    pngs = sorted(out.iterdir())
+    assert len(pngs) == 2 and all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in pngs)
+
+
+# -- import without a training split -------------------------------------------------------------------------
+def test_import_without_a_train_stride_warns_that_nothing_is_held_out(tmp_path, capsys):
+    npy = tmp_path / "v.npy"
+    np.save(npy, np.random.default_rng(0).random((4, 4, 4, 4)).astype(np.float32))
+    assert main(["data", "import", str(npy), "-o", str(tmp_path / "all.h5"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if "held out" in line]
+    assert len(warning) == 1 and "--train-stride" in warning[0], err
+    assert (
+        main(["data", "import", str(npy), "-o", str(tmp_path / "split.h5"), "--quiet", "--train-stride", "2"])
+        == 0
+    )
+    assert "held out" not in capsys.readouterr().err
+
+
+# -- model info, help ----------------------------------------------------------------------------------------
+def test_model_info_prints_config_parameters_encoders_size_and_metadata(tmp_path, capsys):
+    import torch
+
+    from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
+
+    enc = HashGridConfig(3, 2, 2, 8, 4, 2.0)
+    meta = {
+        "trained": "distilled",
+        "selection": {"chosen": "coordnet", "psnr": {"coordnet": 31.5, "lerp": 30.1}},
+    }
+    cfg = HyperINRConfig(
+        enc,
+        MLPConfig(enc.n_output_dims, 1, 16, 2),
+        ["t", "s"],
+        [0.0, -1.0],
+        [10.0, 1.0],
+        k_neighbours=3,
+        metadata=meta,
+    )
+    path = tmp_path / "m.h5"
+    HyperINR(cfg, np.random.default_rng(0).random((5, 2)), generator=torch.Generator().manual_seed(0)).save(
+        path
+    )
+    for argv in (["model", "info", str(path)], ["data", "info", str(path)]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        for needle in (
+            "t: [0, 10]",
+            "s: [-1, 1]",
+            "encoders    5,",
+            f"{enc.n_params:,} parameters each",
+            "2 levels x 2 features",
+            "16 hidden" if False else "2 hidden layers of 16",
+            "3 nearest",
+            "trained: distilled",
+            "selection:",
+            "chosen: coordnet",
+            "coordnet: 31.5",
+            f"{5 * enc.n_params + cfg.mlp.n_params:,} parameters",
+        ):
+            assert needle in out, (needle, out)
+    rc = main(["model", "info", str(ROOT / "README.md")])
+    assert rc == 2 and "README.md" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["export-frame", "export-animation"])
+def test_export_help_has_a_description_and_shows_defaults(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "Path-trace" in out and "explorer" in out.replace("\n", " ")
+    assert "(default: 800x600)" in out and "(default: 64)" in out
+
+
+def test_a_damaged_config_names_the_file_and_a_fix(tmp_path, capsys):
+    import h5py
+
+    path = tmp_path / "m.h5"
+    path.write_bytes(Path(MODEL).read_bytes())
+    with h5py.File(path, "r+") as f:
+        f.attrs["config"] = '{"mlp": {}, "param_names": ["t"], "param_lo": [0], "param_hi": [1]}'
+    rc = main(
+        ["render", "--model", str(path), "--size", "8x6", "--spp", "1", "--out", str(tmp_path / "x.png")]
+    )
+    one_line_error(capsys, rc, str(path), "'encoding'", "hyperinr train")
