@@ -242,6 +242,10 @@ class LRSchedule:
         return self.lr * self.final_factor**t
 
 
+#: tqdm format of a time-budget bar: seconds done of the budget, no rate (it would be seconds per second).
+TIME_BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]"
+
+
 # -- checkpoints -------------------------------------------------------------------------------------------
 def checkpoint_path(out: str | os.PathLike) -> Path:
     """Where the checkpoint of a run writing ``out`` lives: ``model.h5`` -> ``model.ckpt.h5``."""
@@ -522,6 +526,8 @@ class TrainLoop:
             initial=min(self.step if by_steps else int(self.seconds), total),
             desc=self.name,
             unit="step" if by_steps else "s",
+            # A time budget counts seconds of training: a rate would read "s/s"; the postfix has the step.
+            bar_format=None if by_steps else TIME_BAR_FORMAT,
             disable=not self.progress,
             dynamic_ncols=True,
             leave=True,

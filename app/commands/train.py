@@ -18,6 +18,7 @@ GPUs, gloo on CPUs): the batch is split across processes, rank 0 prints and writ
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 
@@ -112,9 +113,19 @@ def _distributed(run):
 
     def wrapped(args: argparse.Namespace) -> int:
         from hyperinr_core.distributed import shutdown
+        from hyperinr_core.errors import FileFormatError
+        from hyperinr_core.fileio import prepare_output
 
         try:
+            prepare_output(args.out)  # before hours of training, not at the first checkpoint
             return run(args)
+        except FileFormatError as exc:
+            if getattr(args, "resume", False) and ".ckpt." in os.path.basename(exc.path):
+                raise FileFormatError(
+                    exc.path, f"{exc.problem}; to recover, delete this checkpoint to start afresh, or run "
+                    "without --resume (the training then starts over and replaces it)"
+                ) from None
+            raise
         finally:
             shutdown()
 
