@@ -4,10 +4,11 @@ the canvas itself, or with ``surface='window'`` the container of its own GL wind
 Interaction model: while anything changes (mouse drag, wheel, a new volume while scrubbing, a light drag) the
 canvas renders single frames at an adaptive cost level (coarser step, then lower resolution) chosen so frames
 stay within ``frame_budget_ms``; once nothing has changed for ``rest_delay_s`` it renders at full quality and
-accumulates one jittered sample per pixel per frame (progressive refinement) up to ``max_spp``. When a
-full-quality frame costs more than the budget, it is traced in horizontal bands, one band per draw, so the
-canvas keeps its frame rate (and the GUI thread stays responsive) at rest; the interactive preview stays on
-screen until the first full-quality frame is complete.
+accumulates one jittered sample per pixel per frame (progressive refinement) up to ``max_spp``
+(:data:`REST_SPP`, 256), then stops: an idle canvas draws nothing and uses no CPU until something changes.
+When a full-quality frame costs more than the budget, it is traced in horizontal bands, one band per draw,
+so the canvas keeps its frame rate (and the GUI thread stays responsive) at rest; the interactive preview
+stays on screen until the first full-quality frame is complete.
 
 Offscreen rendering (:meth:`PathTracerCanvas.render_image`, :func:`render_offscreen`) goes through the same
 program into a float framebuffer of any size.
@@ -28,7 +29,13 @@ from ..light import Light
 from ..transfer import TransferFunction
 from .tracer import SHADOW_MODES, AccumulationTarget, GLPathTracer, TraceSettings
 
-__all__ = ["PathTracerCanvas", "InteractiveQuality", "render_offscreen", "ensure_app"]
+__all__ = ["PathTracerCanvas", "InteractiveQuality", "render_offscreen", "ensure_app", "REST_SPP"]
+
+#: Samples per pixel accumulated at rest before the canvas stops refining. The image is the mean of the
+#: samples, so its noise falls as 1/sqrt(spp): 256 samples leave 1/16 of one sample's noise, and a further
+#: sample changes a pixel by at most 1/257 of its range, about the display's 8-bit step. Refining further
+#: would keep the CPU busy (a software GL rasteriser traces a few samples per second) for no visible change.
+REST_SPP = 256
 
 
 def ensure_app():
@@ -147,7 +154,7 @@ class PathTracerCanvas(app.Canvas):
         self.quality = quality or InteractiveQuality()
         self._camera = self.home_camera()
         self.progressive = True
-        self.max_spp = 1024
+        self.max_spp = REST_SPP
         self.spp = 0
         self.last_frame_ms = 0.0
         self.interactive = False

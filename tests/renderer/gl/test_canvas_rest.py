@@ -1,0 +1,51 @@
+"""At rest the canvas refines to REST_SPP samples per pixel and then stops: an idle canvas uses no CPU."""
+
+import time
+
+import numpy as np
+import pytest
+
+from renderer import AnalyticField, TransferFunction, scenes
+from renderer.fields import sample_field_grid
+
+pytestmark = pytest.mark.gl
+
+IDLE_S = 3.0
+IDLE_CPU_SHARE = 0.05  # of one core, over the idle interval (the acceptance bound)
+
+
+def test_refinement_stops_at_the_rest_target_and_an_idle_canvas_uses_no_cpu(gl_context):
+    from vispy import app as vapp
+
+    from renderer.gl.canvas import REST_SPP, PathTracerCanvas
+
+    assert 16 <= REST_SPP <= 256
+    frames = []
+    c = PathTracerCanvas(size=(40, 30), show=True)  # small, so that the target is reached in seconds
+    try:
+        c.set_volume(sample_field_grid(AnalyticField(scenes.blobs()), 16).numpy().astype(np.float16))
+        c.set_transfer_function(TransferFunction.preset("viridis"))
+        c.set_quality(32)
+        c.events.frame_rendered.connect(lambda e: frames.append(e.spp))
+        assert c.max_spp == REST_SPP  # the default target, not a test setting
+        deadline = time.perf_counter() + 240
+        while c.interactive or c.spp < REST_SPP:
+            vapp.process_events()
+            time.sleep(0.002)
+            assert time.perf_counter() < deadline, f"never reached {REST_SPP} spp at rest (at {c.spp})"
+        drawn = len(frames)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - wall0 < IDLE_S:
+            vapp.process_events()
+            time.sleep(0.05)
+        cpu = time.process_time() - cpu0
+        assert c.spp == REST_SPP and len(frames) == drawn, "the canvas kept drawing at rest"
+        assert cpu < IDLE_CPU_SHARE * IDLE_S, f"{cpu:.2f} s of CPU in {IDLE_S} s idle"
+        c._changed()  # anything visible changing starts refining again
+        deadline = time.perf_counter() + 30
+        while len(frames) == drawn and time.perf_counter() < deadline:
+            vapp.process_events()
+            time.sleep(0.002)
+        assert len(frames) > drawn
+    finally:
+        c.close()
