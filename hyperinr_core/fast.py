@@ -26,7 +26,7 @@ from .encoding import HashGridConfig, _corner_indices_and_weights, _DeviceTables
 from .inr import INR
 from .mlp import MLPConfig, mlp_forward
 
-__all__ = ["FastINREvaluator", "shared_evaluator"]
+__all__ = ["FastINREvaluator", "shared_evaluator", "compile_threads", "join_compile_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,15 @@ class FastINREvaluator:
                 self.ready.set()
             else:
                 if background:
+                    # Not a daemon: the interpreter joins it at exit rather than tearing torch down under it
+                    # (a compile cut off at exit aborts the process: "terminate called without an active
+                    # exception"). It only compiles, so joining it ends (see join_compile_threads).
                     self._warmup_thread = threading.Thread(
-                        target=self._warm_up, args=(fn,), name="hyperinr-compile", daemon=True
+                        target=self._warm_up, args=(fn,), name="hyperinr-compile", daemon=False
                     )
                     self._warmup_thread.start()
+                    with _THREADS_LOCK:
+                        _WARMUP_THREADS.append(self._warmup_thread)
                 else:
                     self._impl = (fn, True)
                     self.ready.set()
@@ -157,6 +162,8 @@ class FastINREvaluator:
 
 _SHARED: dict = {}
 _SHARED_LOCK = threading.Lock()
+_THREADS_LOCK = threading.Lock()
+_WARMUP_THREADS: list[threading.Thread] = []  # every evaluator's, for compile_threads()
 
 
 def shared_evaluator(
@@ -188,7 +195,15 @@ def shared_evaluator(
 
 
 def compile_threads() -> list[threading.Thread]:
-    """Background compilation threads still running (process-wide, shared by all evaluators)."""
-    with _SHARED_LOCK:
-        threads = [ev._warmup_thread for ev in _SHARED.values() if ev._warmup_thread is not None]
-    return [t for t in threads if t.is_alive()]
+    """Background compilation threads still running (process-wide, of every evaluator)."""
+    with _THREADS_LOCK:
+        _WARMUP_THREADS[:] = [t for t in _WARMUP_THREADS if t.is_alive()]
+        return list(_WARMUP_THREADS)
+
+
+def join_compile_threads(timeout: float | None = None) -> bool:
+    """Wait for background compilations to finish (an application calls this before it exits); True if
+    none is left running."""
+    for t in compile_threads():
+        t.join(timeout)
+    return not compile_threads()
