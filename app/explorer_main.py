@@ -20,25 +20,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shadow", choices=("none", "rays", "field"), help="initial shadow mode")
     p.add_argument("--spp", type=int, default=32, metavar="N",
                    help="with --screenshot: samples per pixel to accumulate before saving (default 32)")
+    p.epilog = ("Errors in the arguments print one line and exit with code 2; Ctrl-C quits with code 130. "
+                "--screenshot runs never wait for a click and leave the saved session alone.")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        from app.explorer import run  # noqa: PLC0415 - the Qt app is heavy, load it only to run it
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.explorer":
-            raise
-        print("hyperinr-explorer: the explorer window is not part of this build yet.", file=sys.stderr)
-        return 1
+    from app.explorer import run
     from hyperinr_core.errors import HyperINRError
 
     try:
         return run(args)
-    except HyperINRError as exc:  # before a window exists (e.g. an unusable Qt binding)
+    except HyperINRError as exc:  # bad arguments or files, before a window exists; an unusable Qt binding
         print(f"hyperinr-explorer: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting up (the window handles it once it exists)
+        print("hyperinr-explorer: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
         self.worker: GenerationWorker | None = None
         self.sliders: dict[str, FloatSlider] = {}
         self.initial_params: dict[str, float] = {}  # --param values, applied when a model loads
+        self.shadow_explicit = False  # --shadow given: keep that mode instead of field shadows by default
+        self.compile_decoder = True  # compile the decoder after the first full frame (not for one screenshot)
         self.light = Light(azimuth=45.0, polar=45.0)
         self.tf = TransferFunction.preset("viridis")
         self.resolutions = tuple(interactive_resolutions)
@@ -279,6 +281,7 @@ class MainWindow(QMainWindow):
         if not self._session:
             return
         p = str(Path(path).resolve())
+        settings().setValue("last_dir", str(Path(p).parent))
         settings().setValue("recent_files", [p, *[r for r in self.recent_files() if r != p]][:RECENT_MAX])
         self._refresh_recent_menu()
 
@@ -312,30 +315,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"opening {path}…")
 
         def load():
-            import torch
+            from app.loading import load_target
 
-            from hyperinr_core.hyperinr import HyperINR
-            from renderer.transfer import TransferFunction
-
-            kind, obj = open_any(path)
-            if kind == "dataset":
-                from hyperinr_core.data import open_dataset
-
-                with open_dataset(obj) as ds:
-                    info = (ds.task, ds.n_frames, ds.param_names)
-                if self.model is None:
-                    raise ValueError(f"{path}: a dataset is compared against a model; open a model first")
-                return kind, obj, info
-            bundle: Bundle = obj
-            with torch.no_grad():
-                model = HyperINR.load(bundle.model)
-                shadow = HyperINR.load(bundle.shadow_model) if bundle.shadow_model else None
-            if model.cfg.task == "nvs" and model.cfg.encoding.n_input_dims == 2:
-                return "nvs", bundle, (model,)  # an image model: shown by app.gui.nvs_view
-            if model.cfg.encoding.n_input_dims != 3:
-                raise ValueError(f"{bundle.model}: a volume model is needed (task {model.cfg.task})")
-            tf = TransferFunction.from_json(bundle.transfer_function) if bundle.transfer_function else None
-            return kind, bundle, (model, shadow, tf)
+            return load_target(path, have_model=self.model is not None)
 
         def done(value):
             kind, obj, payload = value
@@ -347,7 +329,6 @@ class MainWindow(QMainWindow):
                 show_nvs_model(self, obj, *payload)
             else:
                 self._install(obj, *payload, source=path)
-            settings().setValue("last_dir", str(Path(path).resolve().parent))
             self._remember_recent(path)
             self.statusBar().showMessage(f"opened {path}", 4000)
 
@@ -460,7 +441,7 @@ class MainWindow(QMainWindow):
         self._schedule_status()
         if self._pending_first and self._shown_final and not event.interactive and event.spp >= 4:
             self._pending_first = False
-            if self.worker is not None:
+            if self.worker is not None and self.compile_decoder:
                 self.worker.start_compiling()
             self.first_frame.emit()
 
@@ -688,6 +669,10 @@ class MainWindow(QMainWindow):
         msg = str(exc) if not isinstance(exc, MemoryError) else "out of memory"
         self.errors.append(f"{title}: {msg}")
         self.statusBar().showMessage(f"{title}: {msg}", 8000)
+        self.report_error(title, msg)
+
+    def report_error(self, title: str, msg: str) -> None:
+        """A modal dialog; scripted runs (``--screenshot``) replace it with a line on stderr and an exit."""
         QMessageBox.critical(self, title, msg)
 
     def _restore_settings(self) -> None:
