@@ -4,6 +4,7 @@ cancellable progress dialog. Cancelling leaves no output."""
 from __future__ import annotations
 
 import threading
+import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,6 +23,16 @@ from PySide6.QtWidgets import (
 )
 
 
+def progress_text(title: str, done: int, total: int, elapsed_s: float) -> str:
+    """``"Exporting frame: 40% · about 12 s left"`` (no estimate before the first progress)."""
+    frac = min(max(done / max(total, 1), 0.0), 1.0)
+    text = f"{title}: {int(100 * frac)}%"
+    if 0.0 < frac < 1.0 and elapsed_s > 0.0:
+        left = elapsed_s * (1.0 - frac) / frac
+        text += f" · about {left:.0f} s left" if left < 90 else f" · about {left / 60:.0f} min left"
+    return text
+
+
 def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
     """Run ``fn(progress, cancel)`` on a task thread with a modal, cancellable progress dialog.
 
@@ -29,7 +40,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
     and posts one update to the GUI thread at a time (no Qt call from the task thread)."""
     from app.export import Cancelled
 
-    dlg = QProgressDialog(title, "Cancel", 0, 100, window)
+    dlg = QProgressDialog(progress_text(title, 0, 1, 0.0), "Cancel", 0, 100, window)
     dlg.setWindowModality(Qt.WindowModal)
     dlg.setMinimumDuration(0)
     dlg.setAutoClose(False)
@@ -44,6 +55,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
         value = state["value"]
         if value is not None and not finished:
             dlg.setValue(int(100 * value[0] / max(value[1], 1)))
+            dlg.setLabelText(progress_text(title, value[0], value[1], time.perf_counter() - started))
 
     def progress(d, t):  # task thread
         state["value"] = (d, t)
@@ -72,6 +84,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
         else:
             window.show_error(title + " failed", exc)
 
+    started = time.perf_counter()
     window.tasks.submit(lambda: fn(progress, cancelled.is_set), done, failed)
     dlg.show()
     window.export_progress = dlg  # tests reach the dialog here

@@ -28,13 +28,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.bundle import Bundle, open_any
+from app.bundle import Bundle
 from app.controller import GenerationWorker, Request, Result
 from app.gui.tasks import TaskRunner
 from app.gui.widgets import FloatSlider, LightSphere, OpacityEditor
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.canvas.set_light(self.light)
         self.canvas.set_transfer_function(self.tf)
+        self._update_shadow_availability()
         self._restore_settings()
 
     # -- construction ----------------------------------------------------------------------------------
@@ -150,7 +152,9 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(info)
         self.view_menu.addSeparator()
 
-    def _dock(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea, grow=False) -> QDockWidget:
+        if not grow:  # spare height goes to the docks that can use it, not to gaps under the others
+            widget.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         d = QDockWidget(title, self)
         d.setObjectName(title)
         d.setWidget(widget)
@@ -230,7 +234,7 @@ class MainWindow(QMainWindow):
             if slot == self._fit_opacity:
                 self.fit_button = b
         tl.addLayout(row)
-        self._dock("Transfer function", tfw)
+        self._dock("Transfer function", tfw, grow=True)
 
         # Render settings
         rw = QWidget()
@@ -361,6 +365,8 @@ class MainWindow(QMainWindow):
             self.canvas.set_transfer_function(tf)
         self._build_param_sliders()
         self._update_shadow_availability()
+        if shadow is not None and self.field_unavailable_reason() is None and not self.shadow_explicit:
+            self.shadow_combo.setCurrentText("field")  # the shadow model was made for this TF: show it
         # The worker thread never emits a Qt signal: it posts, and result_ready is emitted on the GUI thread.
         # The decoder compiles once the first full-quality frame is up (on_frame), not during the first image;
         # a model opened later starts compiling after its first volume.
@@ -503,6 +509,7 @@ class MainWindow(QMainWindow):
         item.setEnabled(reason is None)
         item.setToolTip(reason or "one shadow-INR lookup per sample")
         self.shadow_reason.setText(reason or "")
+        self.shadow_reason.setVisible(bool(reason))  # an empty row would leave a gap under "Shadows"
         if reason and self.shadow_combo.currentText() == "field":
             self.shadow_combo.setCurrentText("none")
 

@@ -1,5 +1,5 @@
 """The explorer at its edges: scripted runs that never wait for a click, bad arguments, Ctrl-C, an idle
-window."""
+window, field shadows by default, the Light dock's layout and the export progress text."""
 
 import os
 import signal
@@ -205,3 +205,45 @@ def test_an_idle_window_uses_no_cpu_once_refined(no_compile, qtbot, window):
     qtbot.wait(3000)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     assert cpu < 0.05 * wall, f"{cpu:.2f} s of CPU in {wall:.1f} s of idle"
+
+
+def test_field_shadows_are_on_when_the_shadow_model_matches(window):
+    assert window.field_unavailable_reason() is None
+    assert window.shadow_combo.currentText() == "field"
+    assert window.canvas.tracer.shadow_mode == "field"
+
+
+def test_no_gap_under_shadows_in_the_light_dock(window):
+    from PySide6.QtWidgets import QDockWidget, QWidget
+
+    dock = window.findChild(QDockWidget, "Light")
+    content = dock.widget()
+    shown = [w for w in content.findChildren(QWidget) if w.isVisible() and w.parent() is content]
+    bottom = max(w.geometry().bottom() for w in shown)
+    assert content.height() - bottom <= 16, (content.height(), bottom)
+    assert not window.shadow_reason.isVisible()  # nothing to explain: no empty row
+
+
+def test_export_progress_shows_a_percentage_and_the_time_left(qtbot, window):
+    from app.gui.export_dialogs import progress_text, run_with_progress
+
+    assert progress_text("Exporting", 1, 4, 3.0) == "Exporting: 25% · about 9 s left"
+    assert progress_text("Exporting", 1, 40, 60.0).endswith("about 39 min left")
+    step = threading.Event()
+
+    def work(progress, cancel):  # a task thread reporting progress in four steps
+        for k in range(1, 5):
+            progress(k, 4)
+            step.wait(10)
+            step.clear()
+
+    done = []
+    dlg = run_with_progress(window, "Exporting frame", work, done.append)
+    qtbot.waitUntil(lambda: "25%" in dlg.labelText(), timeout=10000)
+    assert "left" in dlg.labelText() and dlg.value() == 25
+    step.set()
+    qtbot.waitUntil(lambda: "50%" in dlg.labelText(), timeout=10000)
+    for _ in range(3):
+        step.set()
+        time.sleep(0.05)
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
