@@ -163,17 +163,29 @@ def test_ctrl_c_in_the_event_loop_stops_the_workers_and_returns_130(qtbot, bundl
     seen = {}
 
     def poll():
+        if "done" in seen:
+            return
         wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
         if wins and not wins[0]._pending_first:
             seen["win"] = wins[0]
             seen["worker"] = wins[0].worker
+            seen["done"] = True
             os.kill(os.getpid(), signal.SIGINT)
         else:
             QTimer.singleShot(100, poll)
 
     QTimer.singleShot(100, poll)
+    # If Ctrl-C does not end the event loop, end it here so that the test fails instead of hanging.
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: QApplication.instance().exit(99))
+    guard.start(300000)
     args = argparse.Namespace(model=str(bundle), screenshot=None, param=[], light=None, shadow=None, spp=32)
-    rc = run(args)
+    try:
+        rc = run(args)
+    finally:
+        guard.stop()
+        seen["done"] = True
     # The window's closing posted the application a Quit event (its last window closed), which would end the
     # next test's event loops at once: the real program exits here anyway.
     from PySide6.QtCore import QCoreApplication, QEvent
