@@ -55,11 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from app.commands.render import resolve_device
     from hyperinr_core.data import write_dataset
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.fileio import prepare_output
     from hyperinr_core.plume import PlumeConfig, simulate_plume
     from hyperinr_core.training import configure_threads
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")
+    prepare_output(args.out)
     if args.resolution < 8:
         raise HyperINRError(f"--resolution must be >= 8, got {args.resolution}")
     if args.frames < 2:
