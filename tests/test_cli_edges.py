@@ -163,6 +163,8 @@ COMMANDS = {
         "-o",
         out + ".h5",
     ],
+    "data demo plume": lambda out: ["data", "demo", "plume", "--resolution", "8", "--frames", "2", "-o",
+                                    out + ".h5"],
     "data demo shadows": lambda out: ["data", "demo", "shadows", "--model", MISSING, "--out", out + ".h5"],
     "data demo nvs": lambda out: ["data", "demo", "nvs", "--model", MISSING, "-o", out + ".h5"],
 }
@@ -248,11 +250,15 @@ def test_model_info_prints_config_parameters_encoders_size_and_metadata(tmp_path
     import torch
 
     from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
+    from hyperinr_core.train.selection import Score, Selection
 
     enc = HashGridConfig(3, 2, 2, 8, 4, 2.0)
+    selection = Selection("flow", Score("lerp", 30.1, 25.0), [Score("flow", 31.5, 27.0, 2.0)], 8, 4)
     meta = {
         "trained": "distilled",
-        "selection": {"chosen": "coordnet", "psnr": {"coordnet": 31.5, "lerp": 30.1}},
+        "teacher": "flow",
+        "selection": selection.to_dict(),
+        "source": {"data": "tgv.h5", "frames": [0, 5, 10]},
     }
     cfg = HyperINRConfig(
         enc,
@@ -276,12 +282,14 @@ def test_model_info_prints_config_parameters_encoders_size_and_metadata(tmp_path
             "encoders    5,",
             f"{enc.n_params:,} parameters each",
             "2 levels x 2 features",
-            "16 hidden" if False else "2 hidden layers of 16",
+            "2 hidden layers of 16",
             "3 nearest",
-            "trained: distilled",
-            "selection:",
-            "chosen: coordnet",
-            "coordnet: 31.5",
+            "trained: distilled from the flow teacher",
+            "teacher selection on 4 validation frames",  # the selection table, as View > Model info shows it
+            "chosen: flow",
+            "source:",  # any other metadata: generic key: value lines, nested ones indented
+            "  data: tgv.h5",
+            "frames: [0, 5, 10]",
             f"{5 * enc.n_params + cfg.mlp.n_params:,} parameters",
         ):
             assert needle in out, (needle, out)

@@ -1,8 +1,9 @@
 """``hyperinr model info FILE``: what a model file holds, read from the file alone (no torch).
 
 Prints the kind and task, the parameters and their ranges, the encoders (count, size, where they sit), the
-hash-grid encoding and the shared MLP, the value range, the number of parameters and the file size, then the
-training metadata stored with the model (any keys, nested values indented).
+hash-grid encoding and the shared MLP, the value range, the number of parameters and the file size, then how
+it was trained (teacher, budget, the teacher-selection table and held-out check, as the explorer's Model
+info shows them) and any other metadata stored with the model (any keys, nested values indented).
 """
 
 from __future__ import annotations
@@ -144,6 +145,30 @@ def model_info_lines(path: str) -> list[str]:
     lines.append(f"size        {_count(n_params)} parameters")
     meta = cfg.get("metadata")
     if isinstance(meta, dict) and meta:
-        lines.append("metadata")
-        lines += _value_lines(meta, "  ")
+        lines += _metadata_lines(meta, path)
+    return lines
+
+
+def _metadata_lines(meta: dict, path: str) -> list[str]:
+    """How the model was trained (teacher, budget, the teacher-selection table and the held-out check, as
+    the explorer's Model info shows them), then every other key, generically."""
+    from hyperinr_core.errors import FileFormatError
+    from hyperinr_core.train.summary import describe_training
+
+    try:
+        training = describe_training(meta)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise FileFormatError(path, f"malformed training metadata ({type(exc).__name__}: {exc})") from None
+    described = {"trained", "teacher", "steps", "train_seconds", "gt_fraction"}
+    sel, held = meta.get("selection"), meta.get("heldout")
+    if isinstance(sel, dict) and "lerp" in sel:
+        described.add("selection")
+    if isinstance(held, dict) and "hyperinr" in held:
+        described.add("heldout")
+    rest = {k: v for k, v in meta.items() if k not in described}
+    lines = []
+    if training:
+        lines += ["training", *(f"  {line}" for line in training)]
+    if rest:
+        lines += ["metadata", *_value_lines(rest, "  ")]
     return lines
