@@ -142,7 +142,9 @@ _CPU = Preset(
     mlp_hidden_layers=4,
     encoders_per_train_frame=1.0,
     distill_samples=40,
-    distill_fit=FitConfig(lr=1e-3, batch_frames=4, batch_points=16384),
+    # 4 frames x 4096 points: on 2 cores a step costs about a third of 4 x 16384's, and for the same time the
+    # TGV demo's held-out PSNR rose from 33.6 to 38.4 dB (more, smaller Adam steps on the hash tables).
+    distill_fit=FitConfig(lr=1e-3, batch_frames=4, batch_points=4096),
     distill_minutes=9.0,
     distill_steps=None,
     pipeline_minutes=27.0,

@@ -66,7 +66,7 @@ class PipelineJob:
     checkpoint_every_s: float = 300.0
     progress: bool = True
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET
-    select_share: float = 0.12
+    select_share: float = 0.08
     teacher_share: float = 0.3
     targets_share: float = 0.1
 
@@ -137,7 +137,7 @@ def _select(job, info, preset, frames, train_u, device, clock, say) -> Selection
         )
         try:
             teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)
-        except HyperINRError as exc:
+        except (HyperINRError, RuntimeError, ValueError) as exc:  # a candidate that fails is reported, not fatal
             sel.rows.append(Score(kind, float("nan"), float("nan"), note=f"skipped: {exc}"))
             continue
         s = score_predictor(kind, teachers[kind].predict, f_val, u_val)
