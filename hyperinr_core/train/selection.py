@@ -60,6 +60,13 @@ class Selection:
                 f"on validation, {s.name} beats LERP by {gap:.2f} dB "
                 f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f})"
             )
+        if s.name.startswith("student:"):
+            return (
+                f"WARNING: on validation the best short HyperINR run, {s.name}, scores {-gap:.2f} dB below "
+                f"LERP "
+                f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f}); the final model trains longer on all "
+                "frames, but may still be less faithful than interpolating the stored frames"
+            )
         return (
             f"WARNING: every candidate scores below LERP on validation; the best, {s.name}, by {-gap:.2f} dB "
             f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f}): interpolating the stored frames is more "
