@@ -14,7 +14,7 @@ from scipy.spatial import KDTree
 from torch import Tensor
 
 from .flow_estimate import FlowConfig, estimate_flow
-from .flow_ops import gaussian_blur, warp, warp_cubic
+from .flow_ops import gaussian_blur, length, warp, warp_cubic
 
 __all__ = [
     "consistency",
@@ -40,9 +40,8 @@ def consistency(fwd: Tensor, bwd: Tensor, cfg: FlowConfig) -> Tensor:
         beyond twice the tolerance (occlusions, failed matches), smoothed to avoid seams in the blend.
     """
     back = warp(bwd, fwd)
-    mismatch = (fwd + back).norm(dim=1, keepdim=True)
-    length = fwd.norm(dim=1, keepdim=True) + back.norm(dim=1, keepdim=True)
-    tol = cfg.consistency_abs + cfg.consistency_rel * length
+    mismatch = length(fwd + back)
+    tol = cfg.consistency_abs + cfg.consistency_rel * (length(fwd) + length(back))
     return gaussian_blur((2.0 - mismatch / tol).clamp(0.0, 1.0), 1.0)
 
 
@@ -224,8 +223,8 @@ def _fit_jacobian(flows: Tensor, back: Tensor, du: np.ndarray, cfg: FlowConfig) 
     ginv = torch.linalg.inv(gram.movedim(0, -1).movedim(0, -1)).movedim(-1, 0).movedim(-1, 0)
     jac = (rhs.unsqueeze(2) * ginv.unsqueeze(0)).sum(1)  # (d, D, *S)
     pred = (jac.unsqueeze(0) * dut.view(m, 1, dim, *ones)).sum(2)  # (M, d, *S)
-    err = (flows - pred).norm(dim=1, keepdim=True)
-    tol = cfg.consistency_abs + cfg.consistency_rel * flows.norm(dim=1, keepdim=True)
+    err = length(flows - pred)
+    tol = cfg.consistency_abs + cfg.consistency_rel * length(flows)
     explained = (2.0 - err / tol).clamp(0.0, 1.0)
     near = torch.sqrt(inv_len2).view(m, 1, *ones)
     rel = (near * v * explained).sum(0) / near.sum(0)

@@ -27,6 +27,7 @@ __all__ = [
     "inside",
     "gradient",
     "median3",
+    "length",
 ]
 
 
@@ -202,3 +203,15 @@ def warp_cubic(coef: Tensor, disp: Tensor) -> Tensor:
     fetched = F.grid_sample(coef, grid, mode="bilinear", padding_mode="border", align_corners=True)
     fetched = fetched.view(b, coef.shape[1], 2**nd, *size)
     return (fetched * torch.stack(wts, dim=1).unsqueeze(1)).sum(2)
+
+
+def length(v: Tensor) -> Tensor:
+    """Euclidean length of vectors ``(B, d, *S)`` -> ``(B, 1, *S)``.
+
+    Summed component by component: ``Tensor.norm(dim=1)`` on these layouts is an order of magnitude slower
+    on CPUs.
+    """
+    total = v[:, :1] * v[:, :1]
+    for k in range(1, v.shape[1]):
+        total = total + v[:, k : k + 1] * v[:, k : k + 1]
+    return total.sqrt()
