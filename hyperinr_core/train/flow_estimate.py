@@ -62,9 +62,11 @@ class FlowConfig:
         local_contrast: weight of local-contrast features against raw values in the data term (1: only
             local contrast, invariant to local brightness and contrast changes; 0: raw values).
         contrast_sigma: Gaussian window (voxels of each level) of the local mean and spread.
-        max_voxels: pyramid levels with more voxels than this are not solved; the flow of the finest solved
-            level is upsampled to them. Motion fields are much smoother than the fields they move, and the
-            fine levels cost most of the time (``None``: solve every level).
+        max_voxels: pyramid levels with more voxels than this get only ``fine_warps`` warps of
+            ``fine_iterations`` sweeps (none: the flow of a coarser level is upsampled to them). Motion
+            fields are much smoother than the fields they move, and the fine levels cost most of the time
+            (``None``: every level gets the full ``warps`` and ``iterations``).
+        fine_warps, fine_iterations: the lighter pass over levels above ``max_voxels``.
 
     Teacher (:class:`~hyperinr_core.train.flow.FlowTeacher`):
         k_neighbours: training frames blended in n-D (as :class:`~hyperinr_core.baselines.Lerp`).
@@ -101,6 +103,8 @@ class FlowConfig:
     local_contrast: float = 1.0
     contrast_sigma: float = 3.0
     max_voxels: int | None = 48**3
+    fine_warps: int = 1
+    fine_iterations: int = 5
     k_neighbours: int = 8
     flow_neighbours: int | None = None
     ridge: float = 0.01
@@ -238,13 +242,20 @@ def _block_inverse(j: Tensor, lam: float) -> Tensor:
 
 
 def _sor(
-    grid: _PaddedGrid, masks: tuple[Tensor, Tensor], m: Tensor, c: Tensor, p: Tensor, nd: int, cfg: FlowConfig
+    grid: _PaddedGrid,
+    masks: tuple[Tensor, Tensor],
+    m: Tensor,
+    c: Tensor,
+    p: Tensor,
+    nd: int,
+    omega: float,
+    iterations: int,
 ) -> Tensor:
     """Red-black SOR for ``w = m @ sum_nbr(w) + c``; ``m (B, d*d, N)``, ``c, p (B, d, N)`` padded flat."""
     nsum = torch.zeros_like(p)
     new = torch.empty_like(p)
-    steps = [mask * cfg.sor_omega for mask in masks]
-    for _ in range(cfg.iterations):
+    steps = [mask * omega for mask in masks]
+    for _ in range(iterations):
         for step in steps:
             grid.refresh(p)
             grid.neighbour_sum(p, nsum)
@@ -258,7 +269,7 @@ def _sor(
     return grid.unpad(p)
 
 
-def _refine_level(a: Tensor, b: Tensor, w: Tensor, cfg: FlowConfig) -> Tensor:
+def _refine_level(a: Tensor, b: Tensor, w: Tensor, cfg: FlowConfig, warps: int, iterations: int) -> Tensor:
     """Warps and SOR sweeps at one pyramid level; ``a, b (B, C, *S)``, ``w (B, d, *S)`` voxels."""
     nd = w.shape[1]
     size = tuple(w.shape[2:])
@@ -269,7 +280,7 @@ def _refine_level(a: Tensor, b: Tensor, w: Tensor, cfg: FlowConfig) -> Tensor:
         [cfg.max_displacement * max(n - 1, 1) for n in size], device=w.device, dtype=w.dtype
     ).view(1, nd, *[1] * nd)
     ga = gradient(a)
-    for _ in range(cfg.warps):
+    for _ in range(warps):
         bw = warp(b, w)
         g = 0.5 * (ga + gradient(bw))  # (B, C, d, *S): averaged gradients are more symmetric, more stable
         r = bw - a
@@ -287,7 +298,7 @@ def _refine_level(a: Tensor, b: Tensor, w: Tensor, cfg: FlowConfig) -> Tensor:
         m = grid.pad((inv * (lam / (2 * nd))).flatten(1, 2))
         c = grid.pad(w - (inv * (lam * w + jr).unsqueeze(1)).sum(2))
         w0 = w
-        w = _sor(grid, masks, m, c, grid.pad(w), nd, cfg)
+        w = _sor(grid, masks, m, c, grid.pad(w), nd, cfg.sor_omega, iterations)
         # The linearization only holds for small increments: clamp them, then remove outliers.
         w = w0 + (w - w0).clamp(-cfg.max_step, cfg.max_step)
         if cfg.median:
@@ -322,13 +333,18 @@ def estimate_flow(a: Tensor, b: Tensor, cfg: FlowConfig | None = None) -> Tensor
     for size in sizes[1:]:  # built from the finest level down even where that level is not solved
         pa, pb = pyr[-1]
         pyr.append((resize(gaussian_blur(pa, 0.85), size), resize(gaussian_blur(pb, 0.85), size)))
-    finest = 0
-    while cfg.max_voxels and finest < len(sizes) - 1 and math.prod(sizes[finest]) > cfg.max_voxels:
-        finest += 1
+    finest_full = 0  # the finest level solved with the full warps and iterations
+    while cfg.max_voxels and finest_full < len(sizes) - 1 and math.prod(sizes[finest_full]) > cfg.max_voxels:
+        finest_full += 1
+    finest = 0 if cfg.fine_warps > 0 else finest_full
     w = torch.zeros(a.shape[0], nd, *sizes[-1], device=a.device, dtype=dtype)
     for level in range(len(sizes) - 1, finest - 1, -1):
         w = _upsample_flow(w, sizes[level])
-        w = _refine_level(*(_features(x, cfg) for x in pyr[level]), w, cfg)
+        # Levels above max_voxels get a lighter pass: the coarser levels did the heavy lifting.
+        light = level < finest_full
+        warps = cfg.fine_warps if light else cfg.warps
+        iterations = cfg.fine_iterations if light else cfg.iterations
+        w = _refine_level(*(_features(x, cfg) for x in pyr[level]), w, cfg, warps, iterations)
     return _upsample_flow(w, sizes[0])
 
 
