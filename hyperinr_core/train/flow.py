@@ -196,6 +196,11 @@ class FlowTeacher:
         du = torch.as_tensor(u[None, :] - self.params_u[idx], dtype=torch.float32, device=self.device)
         jac = self.motion[torch.as_tensor(idx, device=self.device)].float()  # (K, d, D, *S)
         disp = (jac * du.view(*du.shape[:1], 1, du.shape[1], *[1] * (jac.dim() - 3))).sum(2)
+        # A linear model extrapolated far from its frame must not fling content across the domain.
+        size = disp.shape[2:]
+        limit = [self.cfg.max_displacement * (n - 1) for n in size]
+        lim = torch.tensor(limit, device=self.device).view(1, -1, *[1] * len(size))
+        disp = torch.maximum(torch.minimum(disp, lim), -lim)
         return disp, self.reliability[torch.as_tensor(idx, device=self.device)].float()
 
     @torch.no_grad()

@@ -67,7 +67,8 @@ def motion_blend(
     Returns:
         ``(C, *S)``: ``sum_k w_k (v_k moved_k + (1 - v_k) frame_k)`` with ``v_k`` the reliability where
         frame k's content comes from: LERP exactly where motion is zero or untrusted, whatever the other
-        neighbours do. Clamped to [0, 1] with cubic resampling (splines overshoot next to sharp edges).
+        neighbours do. With cubic resampling clamped to the frames' value range (splines overshoot next to
+        sharp edges).
     """
     # Backward warping needs, per output voxel y, the source s with s + D(s) = y: fixed-point iteration.
     back = -disp
@@ -82,7 +83,9 @@ def motion_blend(
         moved = warp(frames, back)
     wt = w.to(frames.dtype).view(-1, *[1] * (frames.dim() - 1))
     out = (wt * frames).sum(0) + (wt * v * (moved - frames)).sum(0)
-    return out.clamp(0.0, 1.0) if coef is not None else out
+    if coef is None:  # linear resampling and convex blends stay inside the frames' range by themselves
+        return out
+    return out.clamp(float(frames.min()), float(frames.max()))
 
 
 def _storage(cfg: FlowConfig) -> torch.dtype:
