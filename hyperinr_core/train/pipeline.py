@@ -137,7 +137,7 @@ def _select(job, info, preset, frames, train_u, device, clock, say) -> Selection
         )
         try:
             teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)
-        except (HyperINRError, RuntimeError, ValueError) as exc:  # a candidate that fails is reported, not fatal
+        except (HyperINRError, RuntimeError, ValueError) as exc:  # reported in the table, not fatal
             sel.rows.append(Score(kind, float("nan"), float("nan"), note=f"skipped: {exc}"))
             continue
         s = score_predictor(kind, teachers[kind].predict, f_val, u_val)
