@@ -144,7 +144,7 @@ def _layout(cfg: HashGridConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return scales, res, sizes
 
 
-class _DeviceTables:
+class DeviceTables:
     """Per-(config, device) constant tensors used by :func:`hash_encode`, built once."""
 
     _cache: dict = {}
@@ -186,14 +186,14 @@ class _DeviceTables:
         return t
 
 
-def _corner_indices_and_weights(x: Tensor, cfg: HashGridConfig, t: dict | None = None) -> tuple[Tensor, Tensor]:
+def corner_indices_and_weights(x: Tensor, cfg: HashGridConfig, t: dict | None = None) -> tuple[Tensor, Tensor]:
     """Table-entry indices (N, L, 2^d) (global, with level offsets) and weights (N, L, 2^d) of ``x``.
 
     Corners are never materialised as (N, L, 2^d, d) coordinates: both the dense index and the XOR hash
     decompose per dimension, so each dimension contributes a (N, L, 2) pair that is spread over the corners.
     """
     if t is None:
-        t = _DeviceTables.get(cfg, x.device)
+        t = DeviceTables.get(cfg, x.device)
     d, nd = cfg.n_input_dims, t["n_dense"]
     bits = t["bits"]
     pos = x.float().unsqueeze(1) * t["scales"][None, :, None] + 0.5  # (N, L, d)
@@ -260,7 +260,7 @@ def _encode_table(x: Tensor, table: Tensor, cfg: HashGridConfig, chunk: int, shi
     outs = []
     for start in range(0, max(n, 1), chunk):
         xs = x[start : start + chunk]
-        idx, w = _corner_indices_and_weights(xs, cfg)
+        idx, w = corner_indices_and_weights(xs, cfg)
         if shift is not None:
             rows = torch.arange(start, start + xs.shape[0], device=x.device) // rows_per_batch
             idx = idx + shift.view(-1)[rows].view(-1, 1, 1)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from .encoding import HashGridConfig, _corner_indices_and_weights, _DeviceTables
+from .encoding import HashGridConfig, corner_indices_and_weights, DeviceTables
 from .inr import INR
 from .mlp import MLPConfig, mlp_forward
 
@@ -51,7 +51,7 @@ class FastINREvaluator:
         self.device = torch.device(device)
         self.chunk = chunk
         self.mlp_dtype = mlp_dtype
-        self._tables = _DeviceTables.get(enc_cfg, self.device)
+        self._tables = DeviceTables.get(enc_cfg, self.device)
         # Plain ints, so the compiled graph sees constants instead of tracing the config's numpy layout.
         self._shape = (enc_cfg.n_entries, enc_cfg.n_features_per_level, 1 << enc_cfg.n_input_dims,
                        enc_cfg.n_output_dims)
@@ -119,7 +119,7 @@ class FastINREvaluator:
 
     def _eager(self, x: Tensor, enc_params: Tensor, mlp_params: Tensor) -> Tensor:
         n_entries, n_feat, corners, n_out = self._shape
-        idx, w = _corner_indices_and_weights(x, self.enc_cfg, self._tables)
+        idx, w = corner_indices_and_weights(x, self.enc_cfg, self._tables)
         h = F.embedding_bag(
             idx.view(-1, corners), enc_params.view(n_entries, n_feat),
             per_sample_weights=w.view(-1, corners), mode="sum",

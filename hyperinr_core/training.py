@@ -758,15 +758,15 @@ class TrainingEncoder:
     """
 
     def __init__(self, cfg: Any, device: torch.device | str = "cpu", compile: bool = False):
-        from .encoding import _corner_indices_and_weights, _DeviceTables
+        from .encoding import corner_indices_and_weights, DeviceTables
         from .fast import NO_COMPILE
 
         self.cfg = cfg
         self.device = torch.device(device)
-        tables = _DeviceTables.get(cfg, self.device)
+        tables = DeviceTables.get(cfg, self.device)
 
         def idx_w(x: Tensor) -> tuple[Tensor, Tensor]:
-            return _corner_indices_and_weights(x, cfg, tables)
+            return corner_indices_and_weights(x, cfg, tables)
 
         self._idx_w = idx_w
         self.compiled = False
@@ -809,6 +809,6 @@ class TrainingEncoder:
 
 
 def _eager_idx(x: Tensor, cfg: Any) -> tuple[Tensor, Tensor]:
-    from .encoding import _corner_indices_and_weights
+    from .encoding import corner_indices_and_weights
 
-    return _corner_indices_and_weights(x, cfg)
+    return corner_indices_and_weights(x, cfg)
