@@ -53,16 +53,16 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
 
 
 def _range(text: str, what: str) -> tuple[float, float]:
-    from app.commands.render import _floats
+    from app.commands.render import parse_floats
 
-    lo, hi = _floats(text, 2, 2, what)
+    lo, hi = parse_floats(text, 2, 2, what)
     return lo, hi
 
 
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from app.commands.render import _floats, load_field, parse_size, resolve_device
+    from app.commands.render import parse_floats, load_field, parse_size, resolve_device
     from app.params import parse_params
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         shadow=args.shadow,
         seed=args.seed,
     )
-    az, polar = _floats(args.light, 2, 2, "--light")
+    az, polar = parse_floats(args.light, 2, 2, "--light")
     light = Light(azimuth=az, polar=polar)
     tf = TransferFunction.load(args.tf)
     device = resolve_device(args.device)

@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # -- argument parsing helpers ------------------------------------------------------------------------------
-def _floats(text: str, n_min: int, n_max: int, what: str) -> list[float]:
+def parse_floats(text: str, n_min: int, n_max: int, what: str) -> list[float]:
     from hyperinr_core.errors import HyperINRError
 
     try:
@@ -185,9 +185,9 @@ def run(args: argparse.Namespace) -> int:
     width, height = parse_size(args.size)
     if args.spp < 1:
         raise HyperINRError("--spp must be >= 1")
-    cam_vals = _floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
-    az, polar = _floats(args.light, 2, 2, "--light")
-    background = tuple(_floats(args.background, 3, 3, "--background"))
+    cam_vals = parse_floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
+    az, polar = parse_floats(args.light, 2, 2, "--light")
+    background = tuple(parse_floats(args.background, 3, 3, "--background"))
     prepare_output(args.out)
 
     import torch
