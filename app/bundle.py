@@ -32,9 +32,10 @@ class Bundle:
 
 def demo_bundle_path() -> Path | None:
     """The bundled demo's manifest, if this installation carries one."""
-    import assets
 
-    p = Path(assets.__file__).resolve().parent / "demo.json"
+    import hyperinr_assets
+
+    p = Path(hyperinr_assets.__file__).resolve().parent / "demo.json"
     return p if p.exists() else None
 
 

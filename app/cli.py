@@ -12,14 +12,14 @@ import sys
 
 # Subcommand modules in help order. A module that is not present in this build is skipped.
 COMMAND_MODULES = (
-    "app.commands.data",
-    "app.commands.model",
-    "app.commands.train",
-    "app.commands.evaluate",
-    "app.commands.render",
-    "app.commands.export",
-    "app.commands.demo",
-    "app.commands.bench",
+    "hyperinr_app.commands.data",
+    "hyperinr_app.commands.model",
+    "hyperinr_app.commands.train",
+    "hyperinr_app.commands.evaluate",
+    "hyperinr_app.commands.render",
+    "hyperinr_app.commands.export",
+    "hyperinr_app.commands.demo",
+    "hyperinr_app.commands.bench",
 )
 
 
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cli_flag(setting: str, library: str) -> str:
+    """How a setting named in a core error message is spelled on the command line."""
+    return "--" + setting.replace("_", "-")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -57,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except HyperINRError as exc:
-        print(f"hyperinr {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"hyperinr {args.command}: interrupted", file=sys.stderr)
+        hint = " (run the same command with --resume to continue)" if hasattr(args, "resume") else ""
+        print(f"hyperinr {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -130,7 +130,7 @@ class GenerationWorker:
         lower_thread_priority()
         if self.threads:
             torch.set_num_threads(self.threads)
-        from renderer.decode import Decoder, DecoderConfig
+        from hyperinr_renderer.decode import Decoder, DecoderConfig
 
         # The first request is decoded eagerly, with no compiler running: compiling (a background thread and
         # C++ builds) slows the eager decodes it overlaps several times on a 2-core CPU, and the first image

@@ -39,7 +39,8 @@ def parse_light(text: str | None) -> tuple[float, float] | None:
 
 def check_arguments(args: argparse.Namespace) -> tuple[tuple[float, float] | None, dict[str, float]]:
     """What needs no file and no Qt: the light, the parameters' syntax, the sample count."""
-    from app.params import parse_params
+    from hyperinr_app.params import parse_params
+
     from hyperinr_core.errors import HyperINRError
 
     light = parse_light(args.light)
@@ -52,15 +53,15 @@ def check_arguments(args: argparse.Namespace) -> tuple[tuple[float, float] | Non
 def check_target(target, params: dict[str, float]) -> None:
     """Scripted runs and ``--param``: the file must be a model or bundle whose parameters have these names
     and ranges (read from its header: a typo is an error now, not after the window opened)."""
-    from app.loading import model_parameters
-    from app.params import resolve_params
+    from hyperinr_app.loading import model_parameters
+    from hyperinr_app.params import resolve_params
 
     model_path, names, lo, hi = model_parameters(target)
     resolve_params(params, names, lo, hi, source=model_path)
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.bundle import demo_bundle_path
+    from hyperinr_app.bundle import demo_bundle_path
 
     light, params = check_arguments(args)
     scripted = bool(args.screenshot)
@@ -76,10 +77,9 @@ def run(args: argparse.Namespace) -> int:
 
         raise HyperINRError("no demo bundle in this installation; give a model or bundle to --screenshot")
 
+    from hyperinr_renderer.gl.canvas import ensure_app
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-
-    from renderer.gl.canvas import ensure_app
 
     ensure_app()  # refuses a Qt binding known to corrupt the interpreter (renderer/gl/binding.py)
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
             win.close()
         qapp.exit(exit_code[0])
 
-    from app.gui.sigint import SigintQuit
+    from hyperinr_app.gui.sigint import SigintQuit
 
     sigint = SigintQuit(lambda: finish(EXIT_INTERRUPTED))  # first, so that no Ctrl-C lands in a Qt override
     try:
-        from app.gui.main_window import MainWindow
+        from hyperinr_app.gui.main_window import MainWindow
 
         win = MainWindow(restore_session=not scripted)
         win.compile_decoder = not scripted  # one image needs no compiler (and no compile thread at exit)
@@ -188,7 +188,7 @@ def _schedule_screenshot(win, qapp, args: argparse.Namespace, finish) -> None:
 def _join_compile_threads() -> None:
     """Let a background torch.compile finish before the interpreter exits: killed in the middle of it at
     exit, its C++ threads abort the process ("terminate called without an active exception")."""
-    from hyperinr_core.fast import compile_threads, join_compile_threads
+    from hyperinr_core.model.fast import compile_threads, join_compile_threads
 
     if compile_threads():
         print("hyperinr-explorer: waiting for the background compiler to finish…", file=sys.stderr)

@@ -27,13 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from app.explorer import run
+    from hyperinr_app.cli import cli_flag
+    from hyperinr_app.explorer import run
+
     from hyperinr_core.errors import HyperINRError
 
     try:
         return run(args)
     except HyperINRError as exc:  # bad arguments or files, before a window exists; an unusable Qt binding
-        print(f"hyperinr-explorer: error: {exc}", file=sys.stderr)
+        print(f"hyperinr-explorer: error: {exc.render(cli_flag)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while starting up (the window handles it once it exists)
         print("hyperinr-explorer: interrupted", file=sys.stderr)

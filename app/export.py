@@ -64,7 +64,7 @@ class Sweep:
 
     def apply(self, scene: ExportScene, value: float) -> ExportScene:
         if self.kind == "param":
-            from app.params import resolve_params
+            from hyperinr_app.params import resolve_params
 
             cfg = scene.model.cfg
             names = list(cfg.param_names)
@@ -80,8 +80,8 @@ class Sweep:
 
 
 def _shadow_field(scene: ExportScene, field):
-    from renderer.fields import GridField
-    from renderer.shadows import shadow_field_from_model, shadow_volume
+    from hyperinr_renderer.fields import GridField
+    from hyperinr_renderer.shadows import shadow_field_from_model, shadow_volume
 
     if scene.shadow_mode != "field":
         return None
@@ -100,9 +100,8 @@ def render_frame(
 ) -> np.ndarray:
     """Path-trace ``scene`` at ``size`` (width, height) with ``spp`` samples per pixel: (H, W, 3) uint8."""
     import torch
-
-    from renderer.fields import INRField
-    from renderer.tracer import PathTracer, RenderSettings
+    from hyperinr_renderer.fields import INRField
+    from hyperinr_renderer.tracer import PathTracer, RenderSettings
 
     w, h = int(size[0]), int(size[1])
     if w < 1 or h < 1 or spp < 1:
@@ -156,8 +155,9 @@ def export_frame(
     cancel: Cancel | None = None,
 ) -> Path:
     """Render one frame and write it as a PNG, atomically."""
+    from hyperinr_renderer.tracer import save_png
+
     from hyperinr_core.fileio import prepare_output
-    from renderer.tracer import save_png
 
     path = prepare_output(path)
     save_png(render_frame(scene, size, spp, progress, cancel), path)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from app.bundle import Bundle, open_any
+from hyperinr_app.bundle import Bundle, open_any
+
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 __all__ = ["load_target", "model_parameters"]
@@ -20,13 +21,13 @@ def load_target(path: str | os.PathLike, have_model: bool = True) -> tuple[str, 
     model, ``("nvs", Bundle, (model,))`` for an image model, ``("dataset", path, (task, n_frames,
     param_names))`` for a dataset (compared against the model already open: ``have_model``)."""
     import torch
+    from hyperinr_renderer.transfer import TransferFunction
 
-    from hyperinr_core.hyperinr import HyperINR
-    from renderer.transfer import TransferFunction
+    from hyperinr_core.model.hyperinr import HyperINR
 
     kind, obj = open_any(path)
     if kind == "dataset":
-        from hyperinr_core.data import open_dataset
+        from hyperinr_core.data.dataset import open_dataset
 
         with open_dataset(obj) as ds:
             info = (ds.task, ds.n_frames, ds.param_names)
@@ -48,7 +49,7 @@ def load_target(path: str | os.PathLike, have_model: bool = True) -> tuple[str, 
 def model_parameters(path: str | os.PathLike) -> tuple[str, list[str], list[float], list[float]]:
     """The model file a model or bundle names and its parameters (names, lower and upper bounds), read from
     the file's header alone (no torch): enough to check ``--param`` before the window opens."""
-    from hyperinr_core.modelfile import read_model_config
+    from hyperinr_core.model.modelfile import read_model_config
 
     kind, obj = open_any(path)
     if kind == "dataset":

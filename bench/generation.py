@@ -22,7 +22,7 @@ def run(repeats: int = 200, device: str = "cpu") -> dict:
 
     from bench._common import machine_info, time_it
     from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
-    from hyperinr_core.positions import poisson_disk_positions
+    from hyperinr_core.model.positions import poisson_disk_positions
 
     enc = HashGridConfig(3, 8, 4, 15, 4, 2.0)
     rng = np.random.default_rng(0)

@@ -2,7 +2,7 @@
 
 Both evaluate the same batch of random points; samples/s is batch / median time. The INR is measured in its
 eager form and in its fast form (``torch.compile`` and a bf16 MLP where they help; see
-``hyperinr_core.fast``); CoordNet in eager float32 (and compiled, for fairness).
+``hyperinr_core.model.fast``); CoordNet in eager float32 (and compiled, for fairness).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def run(batch: int = 1 << 16, repeats: int = 20, device: str = "cpu", compile: b
 
     from bench._common import machine_info, time_it
     from hyperinr_core import INR, HashGridConfig, MLPConfig
-    from hyperinr_core.teacher import CoordNet, CoordNetConfig
+    from hyperinr_core.model.coordnet import CoordNet, CoordNetConfig
 
     g = torch.Generator().manual_seed(0)
     enc = HashGridConfig(3, 8, 4, 15, 4, 2.0)
@@ -33,7 +33,7 @@ def run(batch: int = 1 << 16, repeats: int = 20, device: str = "cpu", compile: b
             "coordnet_eager": {**coord_eager, "samples_per_s": batch / coord_eager["median_ms"] * 1e3},
         }
         if compile:
-            from hyperinr_core.fast import FastINREvaluator
+            from hyperinr_core.model.fast import FastINREvaluator
 
             fast = FastINREvaluator(enc, mlp, device=device)
             fast(inr, x)  # compile outside the timing

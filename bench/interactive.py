@@ -50,7 +50,7 @@ def _demo_model():
     from importlib import resources
 
     try:
-        files = [f for f in resources.files("assets").iterdir() if f.name.endswith(".h5")]
+        files = [f for f in resources.files("hyperinr_assets").iterdir() if f.name.endswith(".h5")]
     except (ModuleNotFoundError, FileNotFoundError):
         return None, None
     from hyperinr_core import HyperINR
@@ -113,11 +113,11 @@ class _Driver:
 def run(size=(800, 600), frames: int = 30, steps: int = 256, rung: int = 32, seed: int = 0,
         surface: str = "window") -> dict:
     import numpy as np
+    from hyperinr_renderer import Camera, Light, TransferFunction
+    from hyperinr_renderer.decode import Decoder
+    from hyperinr_renderer.gl.canvas import PathTracerCanvas
 
     from bench._common import machine_info, time_it
-    from renderer import Camera, Light, TransferFunction
-    from renderer.decode import Decoder
-    from renderer.gl.canvas import PathTracerCanvas
 
     out: dict = {"benchmark": "interactive", "size": list(size), "frames": frames, "steps_per_unit": steps,
                  "interactive_rung": rung, "machine": machine_info(), "load_average_before": os.getloadavg()}

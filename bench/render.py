@@ -15,12 +15,13 @@ import time
 
 
 def _field(args, device):
-    from renderer import INRField, scenes
+    from hyperinr_renderer import INRField, scenes
 
     info = {}
     if args.model:
-        from app.commands.render import theta_for
-        from hyperinr_core.hyperinr import HyperINR
+        from hyperinr_app.commands.render import theta_for
+
+        from hyperinr_core.model.hyperinr import HyperINR
 
         model = HyperINR.load(args.model, device=device)
         inr = model.generate(theta_for(model, args.param)).clone()
@@ -35,11 +36,11 @@ def _field(args, device):
 
 def run(args) -> dict:
     import torch
+    from hyperinr_renderer import Camera, GridField, INRField, Light, TransferFunction, scenes
+    from hyperinr_renderer.shadows import shadow_volume
+    from hyperinr_renderer.tracer import PathTracer, RenderSettings
 
     from bench._common import machine_info, time_it
-    from renderer import Camera, GridField, INRField, Light, TransferFunction, scenes
-    from renderer.shadows import shadow_volume
-    from renderer.tracer import PathTracer, RenderSettings
 
     device = torch.device(args.device)
     if args.threads:
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--shadow-resolution", type=int, default=64)
     ap.add_argument("--fit-steps", type=int, default=150, help="Adam steps of the demo and shadow INRs")
-    ap.add_argument("--compile", action="store_true", help="evaluate INRs through hyperinr_core.fast")
+    ap.add_argument("--compile", action="store_true", help="evaluate INRs through hyperinr_core.model.fast")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--json", metavar="OUT", help="also write the JSON to this file")
     args = ap.parse_args(argv)

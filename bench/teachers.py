@@ -18,12 +18,12 @@ def run(data: str, teachers: list[str], model: str | None, minutes: float, devic
     import torch
 
     from bench._common import machine_info
-    from hyperinr_core.data import open_dataset
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.model.field_info import FieldInfo
     from hyperinr_core.train.make_teacher import TeacherBuild, build_teacher
     from hyperinr_core.train.pipeline import load_training_frames
     from hyperinr_core.train.selection import score_predictor
     from hyperinr_core.train.student import hyperinr_predictor
-    from hyperinr_core.training import FieldInfo
 
     dev = torch.device(device)
     out: dict = {"machine": machine_info(), "data": data, "teachers": {}}
@@ -57,7 +57,7 @@ def run(data: str, teachers: list[str], model: str | None, minutes: float, devic
                 row["inside_range"] = {"psnr_mean": si.psnr_mean, "psnr_worst": si.psnr_worst}
             out["teachers"][kind] = row
         if model:
-            from hyperinr_core.hyperinr import HyperINR
+            from hyperinr_core.model.hyperinr import HyperINR
 
             m = HyperINR.load(model, dev)
             s = score_predictor("HyperINR", hyperinr_predictor(m, tuple(ds.frame_shape), ds.is_image), ref, u)

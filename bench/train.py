@@ -28,7 +28,7 @@ def _dataset(path: Path, n_train: int, side: int) -> int:
     """A moving blob over t in [0, 1]: ``n_train`` training frames of ``side^3`` (and as many held out)."""
     import numpy as np
 
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
 
     n = 2 * n_train
     g = np.linspace(0, 1, side, dtype=np.float32)
@@ -45,10 +45,14 @@ def worker(args: argparse.Namespace) -> int:
     """One training run (under torchrun or alone); rank 0 prints one JSON line."""
     import torch
 
-    from hyperinr_core.data import open_dataset
-    from hyperinr_core.distill import PRESETS, fit, frame_sampler, hyperinr_query, new_hyperinr
-    from hyperinr_core.distributed import context, init_from_env, shutdown
-    from hyperinr_core.training import Budget, FieldInfo, seeded_generator
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.model.field_info import FieldInfo
+    from hyperinr_core.train.budget import Budget, seeded_generator
+    from hyperinr_core.train.distill import hyperinr_query, new_hyperinr
+    from hyperinr_core.train.distributed import context, init_from_env, shutdown
+    from hyperinr_core.train.fit import FitRun, fit
+    from hyperinr_core.train.presets import PRESETS
+    from hyperinr_core.train.sampling import frame_sampler
 
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
@@ -62,7 +66,7 @@ def worker(args: argparse.Namespace) -> int:
             model = new_hyperinr(info, preset, args.encoders, train_u, 0).to(device)
             sampler = frame_sampler(ds, device, 0, args.budget, args.refresh_every)
             try:
-                res = fit(
+                res = fit(FitRun(
                     "bench",
                     list(model.parameters()),
                     hyperinr_query(model),
@@ -76,7 +80,7 @@ def worker(args: argparse.Namespace) -> int:
                     None,
                     {},
                     progress=False,
-                )
+                ))
             finally:
                 sampler.close()
         ctx = context()
@@ -146,7 +150,7 @@ def run(
     """Cases: 1 process x 1 thread and 2 gloo processes x 1 thread, each with the frames in memory and
     streamed; with ``all_threads`` also 1 process using every core (the same cores as 2 processes)."""
     from bench._common import machine_info
-    from hyperinr_core.distill import PRESETS
+    from hyperinr_core.train.presets import PRESETS
 
     fit_cfg = PRESETS[preset].distill_fit
     out: dict = {

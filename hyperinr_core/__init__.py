@@ -28,17 +28,17 @@ __all__ = [
 __version__ = "0.1.0"
 
 _HOME = {
-    "HashGrid": "encoding",
-    "HashGridConfig": "encoding",
-    "hash_encode": "encoding",
-    "MLPConfig": "mlp",
-    "SharedMLP": "mlp",
-    "mlp_forward": "mlp",
-    "INR": "inr",
-    "evaluate_inr": "inr",
-    "grid_coordinates": "inr",
-    "HyperINR": "hyperinr",
-    "HyperINRConfig": "hyperinr",
+    "HashGrid": "model.encoding",
+    "HashGridConfig": "model.encoding",
+    "hash_encode": "model.encoding",
+    "MLPConfig": "model.mlp",
+    "SharedMLP": "model.mlp",
+    "mlp_forward": "model.mlp",
+    "INR": "model.inr",
+    "evaluate_inr": "model.inr",
+    "grid_coordinates": "model.inr",
+    "HyperINR": "model.hyperinr",
+    "HyperINRConfig": "model.hyperinr",
     "FileFormatError": "errors",
     "HyperINRError": "errors",
 }

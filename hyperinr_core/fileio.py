@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import HyperINRError
+from hyperinr_core.errors import HyperINRError
 
 __all__ = ["atomic_path", "prepare_output", "umask_mode"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 from h5py import h5t
 
-from .errors import FileFormatError
+from hyperinr_core.errors import FileFormatError
 
 __all__ = ["read_attr", "read_attrs", "check_dataset_type"]
 

@@ -2,7 +2,7 @@
 
 The interactive path (docs/ARCHITECTURE.md, "Data flow of one interactive frame") decodes the generated INR coarse
 first (e.g. 32^3 while the slider moves) and finer when it rests (64^3, then 128^3 or the model's native grid).
-Decoding goes through :class:`hyperinr_core.fast.FastINREvaluator` (tcnn on CUDA, ``torch.compile`` on CPU),
+Decoding goes through :class:`hyperinr_core.model.fast.FastINREvaluator` (tcnn on CUDA, ``torch.compile`` on CPU),
 one evaluator per INR shape for the whole process, compiled once and reused for every generated INR. By
 default compilation runs on a background thread and decoding is eager until it lands, so the first frame
 never waits for the compiler (``DecoderConfig.background_compile``; :meth:`Decoder.warmup` waits for it).
@@ -13,7 +13,7 @@ bf16: the evaluator can run the MLP in bf16, but its error (~2e-3 of the value r
 ``tests/renderer/test_decode.py``) exceeds the 1e-3 the decoder promises, so it is off unless asked for.
 
 Grid convention: index ``(z, y, x)`` of a ``(Z, Y, X)`` grid is coordinate ``(x/(X-1), y/(Y-1), z/(Z-1))``, as
-:meth:`hyperinr_core.inr.INR.sample_grid`; values are the INR's first output channel clamped to [0, 1] (the
+:meth:`hyperinr_core.model.inr.INR.sample_grid`; values are the INR's first output channel clamped to [0, 1] (the
 renderer's normalized range). A shadow INR decodes the same way into a shadow (transmittance) texture.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hyperinr_core.inr import INR
+from hyperinr_core.model.inr import INR
 
 __all__ = ["DecoderConfig", "Decoder", "resolution_ladder", "native_shape"]
 
@@ -106,7 +106,7 @@ class Decoder:
     # -- caches ------------------------------------------------------------------------------------------
     def evaluator(self, inr: INR):
         """The (process-wide, compiled once) evaluator for this INR's (encoding, MLP, device)."""
-        from hyperinr_core.fast import shared_evaluator
+        from hyperinr_core.model.fast import shared_evaluator
 
         dev = self.device or inr.device
         key = (inr.enc_cfg, inr.mlp_cfg, str(dev))
@@ -125,7 +125,7 @@ class Decoder:
         key = (shape, str(device))
         x = self._coords.get(key)
         if x is None:
-            from hyperinr_core.inr import grid_coordinates
+            from hyperinr_core.model.inr import grid_coordinates
 
             x = grid_coordinates(shape, device=device)
             self._coords[key] = x
@@ -134,7 +134,7 @@ class Decoder:
     def _plane(self, shape: Shape, device: torch.device) -> tuple[Tensor, Tensor]:
         key = ("plane", shape, str(device))
         if key not in self._coords:
-            from hyperinr_core.inr import grid_coordinates
+            from hyperinr_core.model.inr import grid_coordinates
 
             self._coords[key] = (grid_coordinates(shape[1:], device=device),
                                  torch.linspace(0.0, 1.0, shape[0], device=device))

@@ -2,7 +2,7 @@
 
 A field is a callable mapping ``(N, 3)`` float32 coordinates ``(x, y, z)`` in [0, 1]^3 to ``(N,)`` float32
 values in [0, 1], computed on the field's ``device``. Grids are node-centred: index ``(z, y, x)`` of a
-``(Z, Y, X)`` grid sits at ``(x/(X-1), y/(Y-1), z/(Z-1))``, as in :meth:`hyperinr_core.inr.INR.sample_grid`.
+``(Z, Y, X)`` grid sits at ``(x/(X-1), y/(Y-1), z/(Z-1))``, as in :meth:`hyperinr_core.model.inr.INR.sample_grid`.
 
 Fields may offer a dense node grid through ``.grid`` (``(Z, Y, X)`` tensor or None): macro cells then take
 exact per-cell value ranges from it instead of sampling the field.
@@ -57,17 +57,17 @@ def _fast_evaluator(inr, device: torch.device):
     """One FastINREvaluator per (encoding, MLP, device): compiled once, reused for every generated INR."""
     key = (inr.enc_cfg, inr.mlp_cfg, str(device))
     if key not in _EVALUATORS:
-        from hyperinr_core.fast import FastINREvaluator
+        from hyperinr_core.model.fast import FastINREvaluator
 
         _EVALUATORS[key] = FastINREvaluator(inr.enc_cfg, inr.mlp_cfg, device=device)
     return _EVALUATORS[key]
 
 
 class INRField:
-    """An :class:`hyperinr_core.inr.INR` as a field: its first output channel, clamped to [0, 1].
+    """An :class:`hyperinr_core.model.inr.INR` as a field: its first output channel, clamped to [0, 1].
 
     Args:
-        fast: use :class:`hyperinr_core.fast.FastINREvaluator` (tcnn on CUDA, ``torch.compile`` elsewhere).
+        fast: use :class:`hyperinr_core.model.fast.FastINREvaluator` (tcnn on CUDA, ``torch.compile`` elsewhere).
             None: only on CUDA, where it is a clear win; on CPU compilation costs seconds up front.
     """
 
@@ -105,7 +105,7 @@ class AnalyticField:
 @torch.no_grad()
 def sample_field_grid(field: Field, resolution: int, chunk: int = 1 << 18) -> Tensor:
     """Node-centred ``(n, n, n)`` samples of any field (bounded memory, chunked)."""
-    from hyperinr_core.inr import grid_coordinates
+    from hyperinr_core.model.inr import grid_coordinates
 
     n = int(resolution)
     if getattr(field, "grid", None) is not None and tuple(field.grid.shape) == (n, n, n):

@@ -63,7 +63,7 @@ def blobs(n: int = 6, seed: int = 3, width: float = 0.07):
 def fit_inr(fn, steps: int = 300, batch: int = 1 << 14, device="cpu", seed: int = 0, enc_cfg=None):
     """Fit a small INR (hash grid + shared MLP) to ``fn`` with Adam; a few seconds on a CPU.
 
-    Returns an :class:`hyperinr_core.inr.INR` on ``device``.
+    Returns an :class:`hyperinr_core.model.inr.INR` on ``device``.
     """
     from hyperinr_core import INR, HashGridConfig, MLPConfig, evaluate_inr
 

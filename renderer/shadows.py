@@ -62,7 +62,7 @@ def shadow_volume(
     Returns:
         ``(Z, Y, X)`` float32 in [0, 1] on the field's device.
     """
-    from hyperinr_core.inr import grid_coordinates
+    from hyperinr_core.model.inr import grid_coordinates
 
     from .sampling import STREAM_SHADOW, hash_uniform
 

@@ -117,7 +117,7 @@ class ViewConfig:
 
 def sample_views(cfg: ViewConfig) -> np.ndarray:
     """``(n_views, 2)`` float64 ``(theta, phi)`` in degrees: Poisson-disk samples of the parameter square."""
-    from hyperinr_core.positions import poisson_disk_positions
+    from hyperinr_core.model.positions import poisson_disk_positions
 
     u = poisson_disk_positions(2, count=cfg.n_views, seed=cfg.seed)
     if len(u) < cfg.n_views:  # pragma: no cover - the bisection always finds enough for sane counts
@@ -209,7 +209,7 @@ def write_view_dataset(
     """
     import json
 
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
 
     cfg = cfg or ViewConfig()
     light = light or Light()

@@ -4,12 +4,12 @@ import json
 import subprocess
 import sys
 
-from app.cli import main
+from hyperinr_app.cli import main
 
 
 def run_cli(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-m", "hyperinr_app.cli", *args], capture_output=True, text=True, timeout=300, env=env
     )
 
 
@@ -21,7 +21,7 @@ def test_help_works_without_a_display_and_lists_commands():
     assert r.returncode == 0
     assert "bench" in r.stdout
     r = subprocess.run(
-        [sys.executable, "-m", "app.explorer_main", "--help"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "hyperinr_app.explorer_main", "--help"], capture_output=True, text=True, env=env, timeout=60
     )
     assert r.returncode == 0 and "--screenshot" in r.stdout
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from app.cli import main
+from hyperinr_app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = str(ROOT / "assets" / "demo_tgv.h5")
@@ -90,7 +89,7 @@ def test_an_argument_error_is_reported_without_importing_torch():
         ["export-frame", "--help"],
     ):
         r = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "app.cli", *args],
+            [sys.executable, "-X", "importtime", "-m", "hyperinr_app.cli", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,

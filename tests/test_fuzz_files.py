@@ -76,10 +76,10 @@ def check_cases(tmp_path, name: str, original: Path, n: int, seed: int, loaders,
 def cli_model(path):
     """``hyperinr render --model`` / ``model info``: load, generate at the midpoint, evaluate a few points."""
     import torch
+    from hyperinr_app.commands.model import model_info_lines
+    from hyperinr_app.commands.render import theta_for
 
-    from app.commands.model import model_info_lines
-    from app.commands.render import theta_for
-    from hyperinr_core.hyperinr import HyperINR
+    from hyperinr_core.model.hyperinr import HyperINR
 
     model_info_lines(str(path))
     model = HyperINR.load(path)
@@ -89,7 +89,7 @@ def cli_model(path):
 
 def explorer(path):
     """The explorer: the header check of ``--param``/``--screenshot``, then the loader of File > Open."""
-    from app.loading import load_target, model_parameters
+    from hyperinr_app.loading import load_target, model_parameters
 
     try:
         model_parameters(path)
@@ -100,7 +100,7 @@ def explorer(path):
 
 def cli_dataset(path):
     """``hyperinr data info --check``: open, summarize, read every frame."""
-    from hyperinr_core.data import open_dataset
+    from hyperinr_core.data.dataset import open_dataset
 
     with open_dataset(path) as ds:
         _ = ds.value_range, ds.train_indices, ds.normalized_params()
@@ -110,7 +110,7 @@ def cli_dataset(path):
 
 def cli_bundle(path):
     """``hyperinr export-frame --bundle``: the bundle's models and transfer function, as exports load them."""
-    from app.commands.export import build_scene
+    from hyperinr_app.commands.export import build_scene
 
     args = argparse.Namespace(
         bundle=str(path),
@@ -127,7 +127,7 @@ def cli_bundle(path):
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
 
     d = tmp_path_factory.mktemp("fuzz_data")
     rng = np.random.default_rng(0)
@@ -220,7 +220,7 @@ def test_the_damaged_type_that_crashed_libhdf5_is_refused_before_it_is_read(tmp_
     bad.write_bytes(data)
     code = (
         "import sys\n"
-        "from hyperinr_core.data import open_dataset\n"
+        "from hyperinr_core.data.dataset import open_dataset\n"
         "from hyperinr_core.errors import FileFormatError\n"
         "try:\n"
         "    open_dataset(sys.argv[1])\n"

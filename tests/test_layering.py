@@ -24,11 +24,11 @@ def test_core_and_torch_renderer_import_with_qt_and_vispy_unimportable():
 
         sys.meta_path.insert(0, Block())
         imported = []
-        for pkg_name in ("hyperinr_core", "renderer"):
+        for pkg_name in ("hyperinr_core", "hyperinr_renderer"):
             pkg = importlib.import_module(pkg_name)
             imported.append(pkg_name)
             for info in pkgutil.walk_packages(pkg.__path__, pkg_name + "."):
-                if info.name.startswith("renderer.gl"):
+                if info.name.startswith("hyperinr_renderer.gl"):
                     continue  # the GL half is allowed (and meant) to use vispy
                 importlib.import_module(info.name)
                 imported.append(info.name)

@@ -1,9 +1,9 @@
 """``hyperinr data``: import user data into dataset files, summarize them, and make demo data.
 
 - ``data import INPUT... -o OUT.h5``: .npy files/folders, a .npz, raw binaries + JSON sidecar, or HDF5 of
-  another layout (see :mod:`hyperinr_core.importers`). Never overwrites an existing output without --force.
+  another layout (see :mod:`hyperinr_core.data.importers`). Never overwrites an existing output without --force.
 - ``data info FILE``: validate a dataset file and print a summary (``--check`` reads every frame).
-- ``data demo tgv``: Taylor–Green vortex vorticity-magnitude series (:mod:`hyperinr_core.tgv`). Other
+- ``data demo tgv``: Taylor–Green vortex vorticity-magnitude series (:mod:`hyperinr_core.data.tgv`). Other
   modules plug in more demos (``app.commands.demo_plume``, ``app.commands.demo_shadows``,
   ``app.commands.demo_nvs``) through ``register(demo_sub)``.
 """
@@ -14,7 +14,7 @@ import argparse
 import importlib
 
 # Optional modules adding ``data demo NAME`` subcommands; a module absent from this build is skipped.
-DEMO_MODULES = ("app.commands.demo_plume", "app.commands.demo_shadows", "app.commands.demo_nvs")
+DEMO_MODULES = ("hyperinr_app.commands.demo_plume", "hyperinr_app.commands.demo_shadows", "hyperinr_app.commands.demo_nvs")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,9 +114,9 @@ def _params_from_file(path: str):
 def run_import(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from hyperinr_core.data.importers import ImportOptions, detect_kind, import_dataset, open_source
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
-    from hyperinr_core.importers import ImportOptions, detect_kind, import_dataset, open_source
 
     prepare_output(args.out)
     opts = ImportOptions(
@@ -161,7 +161,7 @@ def run_import(args: argparse.Namespace) -> int:
 def _warn_if_nothing_held_out(path: str) -> None:
     import sys
 
-    from hyperinr_core.data import open_dataset
+    from hyperinr_core.data.dataset import open_dataset
 
     with open_dataset(path) as d:
         all_train = bool(d.train_mask.all())
@@ -192,7 +192,7 @@ def print_info(path: str, check: bool = False) -> None:
 
     import numpy as np
 
-    from hyperinr_core.data import open_dataset
+    from hyperinr_core.data.dataset import open_dataset
 
     with open_dataset(path) as d:
         n_train = int(d.train_mask.sum())
@@ -239,7 +239,7 @@ def _is_model_file(path: str) -> bool:
 
 def run_info(args: argparse.Namespace) -> int:
     if _is_model_file(args.file):  # the bundled assets are models: show them rather than refuse
-        from app.commands.model import model_info_lines
+        from hyperinr_app.commands.model import model_info_lines
 
         print("\n".join(model_info_lines(args.file)))
         return 0
@@ -283,10 +283,10 @@ def run_tgv(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.tgv import TGVConfig, simulate_tgv
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
-    from hyperinr_core.tgv import TGVConfig, simulate_tgv
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")
@@ -308,7 +308,7 @@ def run_tgv(args: argparse.Namespace) -> int:
     )
     times = np.linspace(0.0, cfg.t_end, cfg.n_frames)
     attrs = {
-        "source": "Taylor-Green vortex, pseudo-spectral incompressible Navier-Stokes (hyperinr_core.tgv)",
+        "source": "Taylor-Green vortex, pseudo-spectral incompressible Navier-Stokes (hyperinr_core.data.tgv)",
         "quantity": "vorticity magnitude |curl u|",
         "domain": "periodic [0, 2pi)^3, grid nodes 2pi*j/N; axes (z, y, x)",
         "reynolds": float(re_),

@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _step(title: str, argv: list[str]) -> None:
-    from app.cli import main
+    from hyperinr_app.cli import main
 
     print(f"== {title}: hyperinr {' '.join(argv)}", flush=True)
     rc = main(argv)
@@ -65,15 +65,16 @@ def _step(title: str, argv: list[str]) -> None:
 
 
 def _has_checkpoint(out: Path) -> bool:
-    from hyperinr_core.training import checkpoint_path
+    from hyperinr_core.train.checkpoint import checkpoint_path
 
     return checkpoint_path(out).exists()
 
 
 def default_assets_dir() -> Path:
-    import assets
 
-    return Path(assets.__file__).resolve().parent
+    import hyperinr_assets
+
+    return Path(hyperinr_assets.__file__).resolve().parent
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -167,7 +168,7 @@ def run_build(args: argparse.Namespace) -> int:
 def write_bundle(out_dir: Path, model: Path, shadow_model: Path, tf_path: Path) -> None:
     """Copy the models (float16 encoders), the TF and a manifest into ``out_dir``, each file atomically."""
     from hyperinr_core.fileio import atomic_path
-    from hyperinr_core.hyperinr import HyperINR
+    from hyperinr_core.model.hyperinr import HyperINR
 
     out_dir.mkdir(parents=True, exist_ok=True)
     names = {
@@ -195,6 +196,6 @@ def write_bundle(out_dir: Path, model: Path, shadow_model: Path, tf_path: Path) 
 
 
 def _fingerprint(tf_path: Path) -> str:
-    from renderer.transfer import TransferFunction
+    from hyperinr_renderer.transfer import TransferFunction
 
     return TransferFunction.from_json(tf_path).fingerprint()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands.render import add_source_args
+from hyperinr_app.commands.render import add_source_args
 
 
 def register(demo_sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,7 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
 
 
 def _range(text: str, what: str) -> tuple[float, float]:
-    from app.commands.render import parse_floats
+    from hyperinr_app.commands.render import parse_floats
 
     lo, hi = parse_floats(text, 2, 2, what)
     return lo, hi
@@ -62,13 +62,14 @@ def _range(text: str, what: str) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from app.commands.render import parse_floats, load_field, parse_size, resolve_device
-    from app.params import parse_params
+    from hyperinr_app.commands.render import load_field, parse_floats, parse_size, resolve_device
+    from hyperinr_app.params import parse_params
+    from hyperinr_renderer import Light, TransferFunction
+    from hyperinr_renderer.views import ViewConfig, write_view_dataset
+
+    from hyperinr_core.device import configure_threads
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
-    from hyperinr_core.training import configure_threads
-    from renderer import Light, TransferFunction
-    from renderer.views import ViewConfig, write_view_dataset
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")

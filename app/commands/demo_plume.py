@@ -1,4 +1,4 @@
-"""``hyperinr data demo plume``: a TSR dataset of a rising smoke plume (:mod:`hyperinr_core.plume`).
+"""``hyperinr data demo plume``: a TSR dataset of a rising smoke plume (:mod:`hyperinr_core.data.plume`).
 
 Smoke density from the project's own incompressible solver: a buoyant puff and jet rise from a source on
 the floor of a closed box, curl into a cap, hit the lid and spread. Features move several voxels between
@@ -17,7 +17,7 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
         "plume",
         help="TSR dataset: smoke density of a rising, curling plume over time",
         description=(
-            "Simulate a buoyant smoke plume (incompressible flow in a closed box, hyperinr_core.plume)\n"
+            "Simulate a buoyant smoke plume (incompressible flow in a closed box, hyperinr_core.data.plume)\n"
             "and store its density at evenly spaced times; every --train-stride-th frame is for training.\n"
             "The smoke rises, curls into a cap, hits the lid and spreads, moving several voxels between\n"
             "training frames: where linear interpolation of frames cross-fades."
@@ -50,14 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import numpy as np
+    from hyperinr_app.commands.data import print_info
+    from hyperinr_app.commands.render import resolve_device
 
-    from app.commands.data import print_info
-    from app.commands.render import resolve_device
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.plume import PlumeConfig, simulate_plume
+    from hyperinr_core.device import configure_threads
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
-    from hyperinr_core.plume import PlumeConfig, simulate_plume
-    from hyperinr_core.training import configure_threads
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     times = np.linspace(0.0, cfg.t_end, cfg.n_frames)
     solver_settings = {k: v for k, v in asdict(cfg).items() if k not in ("device", "n_frames", "resolution")}
     attrs = {
-        "source": "buoyant smoke plume, incompressible MAC-grid solver (hyperinr_core.plume)",
+        "source": "buoyant smoke plume, incompressible MAC-grid solver (hyperinr_core.data.plume)",
         "quantity": "smoke density",
         "domain": "closed box [0, 1]^3, free-slip walls, z up; cell centres (j + 0.5) / N; axes (z, y, x)",
         "resolution": int(cfg.resolution),

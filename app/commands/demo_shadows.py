@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from app.commands.render import add_source_args
+from hyperinr_app.commands.render import add_source_args
 
 if TYPE_CHECKING:
     import numpy as np
@@ -110,7 +110,7 @@ def light_samples(
     """
     import numpy as np
 
-    from hyperinr_core.positions import poisson_disk_positions
+    from hyperinr_core.model.positions import poisson_disk_positions
 
     uv = poisson_disk_positions(2 + scene_dims, count=n, seed=seed)
     c0, c1 = np.cos(np.radians(polar_range[0])), np.cos(np.radians(polar_range[1]))
@@ -124,7 +124,7 @@ def train_mask(uv: np.ndarray, args: argparse.Namespace) -> np.ndarray:
     """(n,) bool training mask of the samples ``uv`` (n, D): sparse lights or a random hold-out."""
     import numpy as np
 
-    from hyperinr_core.positions import farthest_point_subset
+    from hyperinr_core.model.positions import farthest_point_subset
 
     n = len(uv)
     if args.train_lights is not None:
@@ -143,7 +143,7 @@ def held_out_inside_hull(params: np.ndarray, train: np.ndarray, lo, hi) -> float
     import numpy as np
     from scipy.spatial import QhullError
 
-    from hyperinr_core.positions import inside_hull
+    from hyperinr_core.model.positions import inside_hull
 
     u = (params - np.asarray(lo)) / (np.asarray(hi) - np.asarray(lo))
     if train.all() or train.sum() <= u.shape[1]:
@@ -192,15 +192,15 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hyperinr_app.commands.render import load_field, resolve_device
+    from hyperinr_app.params import parse_params
+    from hyperinr_renderer import TransferFunction, light_direction
+    from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
     from tqdm import tqdm
 
-    from app.commands.render import load_field, resolve_device
-    from app.params import parse_params
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
-    from renderer import TransferFunction, light_direction
-    from renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
 
     _check_counts(args)
     polar_range = _range(args.polar_range, "--polar-range", 180.0)
@@ -264,15 +264,15 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
     """Shadow volumes over (scene parameter, light): each frame generates the scene INR at its parameter,
     decodes it to a grid at the shadow resolution and marches secondary rays through that grid."""
     import numpy as np
+    from hyperinr_renderer import light_direction
+    from hyperinr_renderer.decode import Decoder
+    from hyperinr_renderer.fields import GridField
+    from hyperinr_renderer.shadows import shadow_volume
     from tqdm import tqdm
 
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.hyperinr import HyperINR
-    from renderer import light_direction
-    from renderer.decode import Decoder
-    from renderer.fields import GridField
-    from renderer.shadows import shadow_volume
+    from hyperinr_core.model.hyperinr import HyperINR
 
     model = HyperINR.load(args.model, device=device)
     mnames = list(model.cfg.param_names)

@@ -38,11 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     import os
 
-    from hyperinr_core.baselines import Lerp
-    from hyperinr_core.data import open_dataset
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.device import configure_threads, pick_device
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.evaluate import Method, evaluate, format_table, load_method, plot_psnr, write_json
-    from hyperinr_core.training import configure_threads, pick_device
+    from hyperinr_core.eval.baselines import Lerp
+    from hyperinr_core.eval.evaluate import Method, evaluate, format_table, load_method, plot_psnr, write_json
 
     configure_threads(args.threads)
 
@@ -74,8 +74,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             methods.append(load_method(args.teacher, ds, device, name="teacher"))
         is_nvs = ds.task == "nvs"
         if not args.no_lerp:
-            if is_nvs:  # IDW of the training views with the model's own K (hyperinr_core.nvs)
-                from hyperinr_core.nvs import image_lerp, model_k
+            if is_nvs:  # IDW of the training views with the model's own K (hyperinr_core.eval.nvs)
+                from hyperinr_core.eval.nvs import image_lerp, model_k
 
                 methods.append(image_lerp(ds, model_k(args.model)))
             else:
@@ -87,7 +87,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_table(report, per_frame=not args.summary))
     scores = None
     if is_nvs and not args.no_lerp and len(report.rows) >= 2:
-        from hyperinr_core.nvs import format_difference, view_scores
+        from hyperinr_core.eval.nvs import format_difference, view_scores
 
         scores = view_scores(report, methods[0].name)
         print(format_difference(scores.test(), scores.model))
@@ -96,7 +96,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"wrote {args.json}")
     if args.plot:
         if scores is not None:  # the paper's figure 12
-            from hyperinr_core.nvs import plot_view_differences
+            from hyperinr_core.eval.nvs import plot_view_differences
 
             plot_view_differences(scores, args.plot, train_params, *bounds, os.path.basename(args.model))
         else:

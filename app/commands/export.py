@@ -69,12 +69,13 @@ def _floats(text: str, n: tuple[int, ...], what: str) -> list[float]:
 
 def build_scene(args: argparse.Namespace, swept: str = ""):
     """The scene the arguments describe (``swept``: a parameter an animation sweeps, not a midpoint)."""
-    from app.bundle import load_bundle
-    from app.commands.render import theta_for
-    from app.export import ExportScene
+    from hyperinr_app.bundle import load_bundle
+    from hyperinr_app.commands.render import theta_for
+    from hyperinr_app.export import ExportScene
+    from hyperinr_renderer import Camera, Light, TransferFunction
+
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.hyperinr import HyperINR
-    from renderer import Camera, Light, TransferFunction
+    from hyperinr_core.model.hyperinr import HyperINR
 
     model_path, shadow_path, tf = args.model, args.shadow_model, None
     if args.bundle:
@@ -102,7 +103,7 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
 
 
 def _size(text: str) -> tuple[int, int]:
-    from app.commands.render import parse_size
+    from hyperinr_app.commands.render import parse_size
 
     return parse_size(text)
 
@@ -122,7 +123,8 @@ def _progress(total_label: str):
 
 def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
     """What needs no model: parameters' syntax, size and samples (before any file is read)."""
-    from app.params import parse_params
+    from hyperinr_app.params import parse_params
+
     from hyperinr_core.errors import HyperINRError
 
     parse_params(args.param)
@@ -134,7 +136,8 @@ def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def run_frame(args: argparse.Namespace) -> int:
-    from app.export import export_frame
+    from hyperinr_app.export import export_frame
+
     from hyperinr_core.fileio import prepare_output
 
     size = _check_inputs(args)
@@ -148,7 +151,7 @@ def run_frame(args: argparse.Namespace) -> int:
 
 
 def run_animation(args: argparse.Namespace) -> int:
-    from app.export import Sweep, check_animation_output, export_animation
+    from hyperinr_app.export import Sweep, check_animation_output, export_animation
 
     size = _check_inputs(args)
     kind, _, name = args.sweep.partition(":")

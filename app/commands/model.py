@@ -107,7 +107,7 @@ def model_info_lines(path: str) -> list[str]:
     import os
 
     from hyperinr_core.errors import FileFormatError
-    from hyperinr_core.modelfile import VERSION, read_model_file
+    from hyperinr_core.model.modelfile import VERSION, read_model_file
 
     mf = read_model_file(path)
     cfg = dict(mf.config) if isinstance(mf.config, dict) else {"config": mf.config}

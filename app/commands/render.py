@@ -132,7 +132,7 @@ def theta_for(
 
     Unknown names, non-finite values and values outside the model's range are errors (:mod:`app.params`).
     """
-    from app.params import parse_params, resolve_params
+    from hyperinr_app.params import parse_params, resolve_params
 
     cfg = model.cfg
     theta, missing = resolve_params(parse_params(assignments), cfg.param_names, cfg.param_lo, cfg.param_hi,
@@ -147,12 +147,12 @@ def theta_for(
 def load_field(args: argparse.Namespace, device):
     """The field named by --model/--param or --data/--frame, on ``device``."""
     import torch
+    from hyperinr_renderer.fields import GridField, INRField
 
     from hyperinr_core.errors import HyperINRError
-    from renderer.fields import GridField, INRField
 
     if args.model:
-        from hyperinr_core.hyperinr import HyperINR
+        from hyperinr_core.model.hyperinr import HyperINR
 
         model = HyperINR.load(args.model, device=device)
         if model.cfg.encoding.n_input_dims != 3:
@@ -162,7 +162,7 @@ def load_field(args: argparse.Namespace, device):
             )
         inr = model.generate(theta_for(model, args.param, args.model)).clone()
         return INRField(inr, fast=True if args.compile else None)
-    from hyperinr_core.data import open_dataset
+    from hyperinr_core.data.dataset import open_dataset
 
     with open_dataset(args.data) as ds:
         if ds.is_image:
@@ -176,7 +176,8 @@ def load_field(args: argparse.Namespace, device):
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.params import parse_params
+    from hyperinr_app.params import parse_params
+
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
 
@@ -191,12 +192,11 @@ def run(args: argparse.Namespace) -> int:
     prepare_output(args.out)
 
     import torch
+    from hyperinr_renderer import Camera, Light, TransferFunction
+    from hyperinr_renderer.fields import GridField
+    from hyperinr_renderer.shadows import shadow_field_from_model, shadow_volume
+    from hyperinr_renderer.tracer import PathTracer, RenderSettings, save_png
     from tqdm import tqdm
-
-    from renderer import Camera, Light, TransferFunction
-    from renderer.fields import GridField
-    from renderer.shadows import shadow_field_from_model, shadow_volume
-    from renderer.tracer import PathTracer, RenderSettings, save_png
 
     device = resolve_device(args.device)
     tf = TransferFunction.load(args.tf)
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     shadow_field = None
     if mode == "field":
         if args.shadow_model:
-            from hyperinr_core.hyperinr import HyperINR
+            from hyperinr_core.model.hyperinr import HyperINR
 
             shadow_model = HyperINR.load(args.shadow_model, device=device)
             stored = shadow_model.cfg.metadata.get("tf_fingerprint")

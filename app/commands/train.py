@@ -80,7 +80,7 @@ def _common(
 
 
 def _size(text: str) -> int:
-    from hyperinr_core.streaming import parse_size
+    from hyperinr_core.data.streaming import parse_size
 
     try:
         return parse_size(text)
@@ -90,7 +90,7 @@ def _size(text: str) -> int:
 
 def _memory(args) -> dict:
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.training import DEFAULT_MEMORY_BUDGET
+    from hyperinr_core.train.budget import DEFAULT_MEMORY_BUDGET
 
     if args.refresh_every < 1:
         raise HyperINRError(f"--refresh-every must be >= 1, got {args.refresh_every}")
@@ -100,7 +100,7 @@ def _memory(args) -> dict:
 
 def _rank0(args: argparse.Namespace) -> bool:
     """True on the process that prints (rank 0 under torchrun); the others run quietly."""
-    from hyperinr_core.distributed import env_rank
+    from hyperinr_core.train.distributed import env_rank
 
     if env_rank() != 0:
         args.quiet = True
@@ -112,9 +112,9 @@ def _distributed(run):
     """Run a command; leave the process group (if training joined one) when it ends."""
 
     def wrapped(args: argparse.Namespace) -> int:
-        from hyperinr_core.distributed import shutdown
         from hyperinr_core.errors import FileFormatError
         from hyperinr_core.fileio import prepare_output
+        from hyperinr_core.train.distributed import shutdown
 
         try:
             prepare_output(args.out)  # before hours of training, not at the first checkpoint
@@ -230,7 +230,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_budget(args: argparse.Namespace) -> None:
-    from hyperinr_core.training import Budget, configure_threads
+    from hyperinr_core.device import configure_threads
+    from hyperinr_core.train.budget import Budget
 
     n = configure_threads(args.threads)
     if not args.quiet and args.threads is None and (args.device in (None, "cpu", "auto")):
@@ -244,7 +245,7 @@ def _check_budget(args: argparse.Namespace) -> None:
 
 
 def _teacher_job(args, out: str, steps, minutes):
-    from hyperinr_core.distill import TeacherJob
+    from hyperinr_core.train.coordnet_teacher import TeacherJob
 
     return TeacherJob(
         data=args.data,
@@ -263,7 +264,7 @@ def _teacher_job(args, out: str, steps, minutes):
 
 
 def _distill_job(args, teacher, steps, minutes, resume=None):
-    from hyperinr_core.distill import DistillJob
+    from hyperinr_core.train.distill import DistillJob
 
     return DistillJob(
         data=args.data,
@@ -288,7 +289,7 @@ def _distill_job(args, teacher, steps, minutes, resume=None):
 
 
 def _report(what: str, out: str, result, t0: float) -> None:
-    from hyperinr_core.distributed import env_rank
+    from hyperinr_core.train.distributed import env_rank
 
     if env_rank() != 0:
         return
@@ -301,7 +302,7 @@ def _report(what: str, out: str, result, t0: float) -> None:
 
 @_distributed
 def run_train_teacher(args: argparse.Namespace) -> int:
-    from hyperinr_core.distill import train_teacher
+    from hyperinr_core.train.coordnet_teacher import train_teacher
 
     _rank0(args)
     _check_budget(args)
@@ -313,7 +314,7 @@ def run_train_teacher(args: argparse.Namespace) -> int:
 
 @_distributed
 def run_distill(args: argparse.Namespace) -> int:
-    from hyperinr_core.distill import distill
+    from hyperinr_core.train.distill import distill
 
     _rank0(args)
     _check_budget(args)
@@ -327,15 +328,18 @@ def run_distill(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     import os
 
-    from hyperinr_core.distill import distill, preset_for, train_teacher
+    from hyperinr_core.device import pick_device
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.training import checkpoint_path, pick_device
+    from hyperinr_core.train.checkpoint import checkpoint_path
+    from hyperinr_core.train.coordnet_teacher import train_teacher
+    from hyperinr_core.train.distill import distill
+    from hyperinr_core.train.presets import preset_for
 
     main = _rank0(args)
     _check_budget(args)
     t0 = time.perf_counter()
     if args.baseline == "hashinr":
-        from hyperinr_core.baselines import HashINRJob, train_hashinr
+        from hyperinr_core.eval.baselines import HashINRJob, train_hashinr
 
         if args.direct:
             raise HyperINRError("--baseline hashinr always trains on the data; drop --direct")

@@ -47,10 +47,11 @@ class CompareDock(QDockWidget):
         model, path = self.window_.model, self.path
 
         def work():
-            from hyperinr_core.baselines import Lerp
-            from hyperinr_core.data import open_dataset
-            from hyperinr_core.metrics import psnr
-            from renderer.decode import Decoder
+            from hyperinr_renderer.decode import Decoder
+
+            from hyperinr_core.data.dataset import open_dataset
+            from hyperinr_core.eval.baselines import Lerp
+            from hyperinr_core.eval.metrics import psnr
 
             with open_dataset(path) as ds:
                 lo, hi = ds.value_range

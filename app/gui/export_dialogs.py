@@ -38,7 +38,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
 
     ``progress(done, total)`` may be called from the task thread at any rate: it only records the newest value
     and posts one update to the GUI thread at a time (no Qt call from the task thread)."""
-    from app.export import Cancelled
+    from hyperinr_app.export import Cancelled
 
     dlg = QProgressDialog(progress_text(title, 0, 1, 0.0), "Cancel", 0, 100, window)
     dlg.setWindowModality(Qt.WindowModal)
@@ -141,7 +141,7 @@ class ExportFrameDialog(_ExportDialog):
         self._buttons()
 
     def start(self) -> None:
-        from app.export import export_frame
+        from hyperinr_app.export import export_frame
 
         scene = self.window_.export_scene()
         size, spp, path = (self.width_.value(), self.height_.value()), self.spp.value(), self.path.text()
@@ -202,7 +202,7 @@ class ExportAnimationDialog(_ExportDialog):
             self.stop_.setValue(az + 360.0)
 
     def sweep(self):
-        from app.export import Sweep
+        from hyperinr_app.export import Sweep
 
         names = list(self.window_.model.cfg.param_names)
         i = self.kind.currentIndex()
@@ -212,7 +212,7 @@ class ExportAnimationDialog(_ExportDialog):
         return Sweep(kind, self.start_.value(), self.stop_.value(), self.frames.value(), name)
 
     def start(self) -> None:
-        from app.export import export_animation
+        from hyperinr_app.export import export_animation
 
         scene, sweep = self.window_.export_scene(), self.sweep()
         size, spp, path, fps = (

@@ -14,6 +14,10 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from hyperinr_app.bundle import Bundle
+from hyperinr_app.controller import GenerationWorker, Request, Result
+from hyperinr_app.gui.tasks import TaskRunner
+from hyperinr_app.gui.widgets import FloatSlider, LightSphere, OpacityEditor
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
@@ -34,11 +38,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.bundle import Bundle
-from app.controller import GenerationWorker, Request, Result
-from app.gui.tasks import TaskRunner
-from app.gui.widgets import FloatSlider, LightSphere, OpacityEditor
 
 SETTINGS_ORG = os.environ.get("HYPERINR_SETTINGS_ORG", "HyperINR")
 SETTINGS_APP = "Explorer"
@@ -76,8 +75,8 @@ class MainWindow(QMainWindow):
         """``restore_session=False`` (scripted screenshots): start from defaults and leave the saved
         session (layout, recent files, transfer functions) untouched."""
         super().__init__(parent)
-        from renderer import Light, TransferFunction
-        from renderer.gl.canvas import PathTracerCanvas
+        from hyperinr_renderer import Light, TransferFunction
+        from hyperinr_renderer.gl.canvas import PathTracerCanvas
 
         self.setWindowTitle("HyperINR Explorer")
         # One torch thread per pool thread: the GUI thread and the software GL rasteriser need the other core,
@@ -164,7 +163,7 @@ class MainWindow(QMainWindow):
         return d
 
     def _build_docks(self) -> None:
-        from renderer.transfer import presets
+        from hyperinr_renderer.transfer import presets
 
         # Parameters (filled when a model loads)
         self.param_box = QWidget()
@@ -206,7 +205,7 @@ class MainWindow(QMainWindow):
         tl = QVBoxLayout(tfw)
         row = QHBoxLayout()
         self.cmap_combo = QComboBox()
-        from renderer.transfer import COLORMAPS
+        from hyperinr_renderer.transfer import COLORMAPS
 
         self.cmap_combo.addItems(sorted(COLORMAPS))
         self.cmap_combo.currentTextChanged.connect(self._set_colormap)
@@ -319,7 +318,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"opening {path}…")
 
         def load():
-            from app.loading import load_target
+            from hyperinr_app.loading import load_target
 
             return load_target(path, have_model=self.model is not None)
 
@@ -328,7 +327,7 @@ class MainWindow(QMainWindow):
             if kind == "dataset":
                 self._open_dataset(obj, n_frames=payload[1])
             elif kind == "nvs":
-                from app.gui.nvs_view import show_nvs_model
+                from hyperinr_app.gui.nvs_view import show_nvs_model
 
                 show_nvs_model(self, obj, *payload)
             else:
@@ -340,7 +339,7 @@ class MainWindow(QMainWindow):
 
     def _install(self, bundle: Bundle, model, shadow, tf, source=None) -> None:
         if getattr(self, "nvs_view", None) is not None:
-            from app.gui.nvs_view import show_volume_canvas
+            from hyperinr_app.gui.nvs_view import show_volume_canvas
 
             show_volume_canvas(self)
         if self.worker is not None:
@@ -553,7 +552,7 @@ class MainWindow(QMainWindow):
             return None
         import json
 
-        from renderer.transfer import TransferFunction
+        from hyperinr_renderer.transfer import TransferFunction
 
         text = settings().value(f"transfer_functions/{_source_key(source)}")
         if not text:
@@ -572,7 +571,7 @@ class MainWindow(QMainWindow):
         settings().setValue(f"transfer_functions/{_source_key(self._source)}", json.dumps(self.tf.to_dict()))
 
     def _apply_preset(self, index: int) -> None:
-        from renderer.transfer import TransferFunction
+        from hyperinr_renderer.transfer import TransferFunction
 
         if index <= 0:
             return
@@ -590,7 +589,7 @@ class MainWindow(QMainWindow):
         )
         if not path:
             return
-        from renderer.transfer import TransferFunction
+        from hyperinr_renderer.transfer import TransferFunction
 
         def apply(tf) -> None:
             self.set_transfer_function(tf)
@@ -618,14 +617,14 @@ class MainWindow(QMainWindow):
 
     # -- datasets ------------------------------------------------------------------------------------------
     def _open_dataset(self, path, n_frames: int) -> None:
-        from app.gui.compare import CompareDock
+        from hyperinr_app.gui.compare import CompareDock
 
         dock = CompareDock(self, path, n_frames)  # n_frames was read on the loading thread
         self.addDockWidget(Qt.BottomDockWidgetArea, dock)
 
     # -- export --------------------------------------------------------------------------------------------
     def export_scene(self):
-        from app.export import ExportScene
+        from hyperinr_app.export import ExportScene
 
         if self.model is None:
             raise ValueError("nothing to export: open a model first")
@@ -642,7 +641,7 @@ class MainWindow(QMainWindow):
         )
 
     def _export_frame_dialog(self) -> None:
-        from app.gui.export_dialogs import ExportFrameDialog
+        from hyperinr_app.gui.export_dialogs import ExportFrameDialog
 
         if self.model is None:
             self.show_error("Nothing to export", "open a model first")
@@ -650,7 +649,7 @@ class MainWindow(QMainWindow):
         ExportFrameDialog(self).exec()
 
     def _export_animation_dialog(self) -> None:
-        from app.gui.export_dialogs import ExportAnimationDialog
+        from hyperinr_app.gui.export_dialogs import ExportAnimationDialog
 
         if self.model is None:
             self.show_error("Nothing to export", "open a model first")
@@ -660,7 +659,7 @@ class MainWindow(QMainWindow):
     # -- errors, settings, closing -------------------------------------------------------------------------
     def show_model_info(self) -> None:
         """View > Model info: configuration, teacher selection and held-out check of the loaded models."""
-        from app.gui.model_info import ModelInfoDialog, model_info_text
+        from hyperinr_app.gui.model_info import ModelInfoDialog, model_info_text
 
         b = self.bundle
         text = model_info_text(

@@ -22,6 +22,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from hyperinr_app.gui.inbox import Inbox
+from hyperinr_app.gui.widgets import FloatSlider
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
@@ -35,9 +37,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.gui.inbox import Inbox
-from app.gui.widgets import FloatSlider
 
 __all__ = ["ViewRequest", "ViewImage", "NVSWorker", "ImageCanvas", "NVSView", "show_nvs_model"]
 
@@ -279,7 +278,7 @@ class NVSView(QWidget):
     # -- export --------------------------------------------------------------------------------------------
     def save_image(self, path: str | Path) -> None:
         """Write the current view at full resolution as PNG (atomic)."""
-        from renderer.tracer import save_png
+        from hyperinr_renderer.tracer import save_png
 
         save_png(image_at(self.model, self.theta(), self.full_shape), path)
 

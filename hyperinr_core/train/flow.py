@@ -10,7 +10,7 @@ teacher moves the frames along dense displacement fields estimated between them
 - **n-D** (light directions, ...): each training frame ``j`` gets a per-voxel local linear motion model
   ``D_j(du) = J_j du`` (a ``d x D`` Jacobian per voxel) fitted by weighted least squares to the flows towards
   its nearest training neighbours. A query moves each of its K nearest frames by ``J_j (u - u_j)`` and
-  blends them with the inverse-distance weights (p = 1) of :class:`~hyperinr_core.baselines.Lerp`.
+  blends them with the inverse-distance weights (p = 1) of :class:`~hyperinr_core.eval.baselines.Lerp`.
 
 Both share one blend: with the per-voxel reliability ``v_j`` of neighbour ``j``'s motion (forward-backward
 consistency of its flows, in 1-D times a validation gate; sampled where its content comes from) and the
@@ -41,10 +41,10 @@ import torch
 from scipy.spatial import KDTree
 from torch import Tensor
 
-from ..errors import HyperINRError
-from .flow_estimate import FlowConfig
-from .flow_motion import fit_motion_models, fit_pair_flows, motion_blend, validation_gates
-from .flow_ops import spline_coefficients
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.train.flow_estimate import FlowConfig
+from hyperinr_core.train.flow_motion import fit_motion_models, fit_pair_flows, motion_blend, validation_gates
+from hyperinr_core.train.flow_ops import spline_coefficients
 
 __all__ = ["FlowConfig", "FlowTeacher"]
 
@@ -172,7 +172,7 @@ class FlowTeacher:
         """Training frame indices (into :attr:`params_u`; :attr:`order` maps them to the frames handed to
         :meth:`fit`) and LERP weights (summing to 1) at ``u (D,)``.
 
-        The same rule as :class:`~hyperinr_core.baselines.Lerp`: 1-D bracketing clamped at the ends, n-D
+        The same rule as :class:`~hyperinr_core.eval.baselines.Lerp`: 1-D bracketing clamped at the ends, n-D
         inverse distance (p = 1) over the K nearest; an exact hit is that frame alone.
         """
         u = np.asarray(u, np.float64).reshape(-1)

@@ -35,8 +35,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import HyperINRError
-from .flow_ops import base_grid, gaussian_blur, gradient, inside, median3, pyramid_sizes, resize, warp
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.train.flow_ops import (
+    base_grid,
+    gaussian_blur,
+    gradient,
+    inside,
+    median3,
+    pyramid_sizes,
+    resize,
+    warp,
+)
 
 __all__ = ["FlowConfig", "estimate_flow"]
 
@@ -69,7 +78,7 @@ class FlowConfig:
         fine_warps, fine_iterations: the lighter pass over levels above ``max_voxels``.
 
     Teacher (:class:`~hyperinr_core.train.flow.FlowTeacher`):
-        k_neighbours: training frames blended in n-D (as :class:`~hyperinr_core.baselines.Lerp`).
+        k_neighbours: training frames blended in n-D (as :class:`~hyperinr_core.eval.baselines.Lerp`).
         flow_neighbours: n-D: neighbours each frame estimates flows to for its local motion model
             (``None``: ``2 D + 2``).
         ridge: n-D: Tikhonov weight of the per-voxel least-squares motion model, relative to the mean

@@ -13,8 +13,8 @@ import torch
 from scipy.spatial import KDTree
 from torch import Tensor
 
-from .flow_estimate import FlowConfig, estimate_flow
-from .flow_ops import gaussian_blur, length, warp, warp_cubic
+from hyperinr_core.train.flow_estimate import FlowConfig, estimate_flow
+from hyperinr_core.train.flow_ops import gaussian_blur, length, warp, warp_cubic
 
 __all__ = [
     "consistency",

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import write_dataset
-from ..errors import HyperINRError
-from ..training import FieldInfo
-from .teachers import TEACHER_KINDS, LerpTeacher, ModelTeacher, Teacher
+from hyperinr_core.data.dataset import write_dataset
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.train.teachers import TEACHER_KINDS, LerpTeacher, ModelTeacher, Teacher
 
 __all__ = ["TeacherBuild", "build_teacher"]
 
@@ -52,7 +52,7 @@ def build_teacher(
     if kind == "lerp":
         return LerpTeacher(frames, params_u)
     if kind == "flow":
-        from .flow import FlowTeacher
+        from hyperinr_core.train.flow import FlowTeacher
 
         return FlowTeacher.fit(
             frames, params_u, device=device, progress=build.progress, is_image=info.n_space_dims == 2
@@ -63,9 +63,9 @@ def build_teacher(
 def _network_teacher(
     kind: str, frames: np.ndarray, params_u: np.ndarray, info: FieldInfo, build: TeacherBuild
 ) -> Teacher:
-    from ..baselines import HashINR, HashINRJob, train_hashinr
-    from ..distill import TeacherJob, train_teacher
-    from ..teacher import CoordNet
+    from hyperinr_core.eval.baselines import HashINR, HashINRJob, train_hashinr
+    from hyperinr_core.model.coordnet import CoordNet
+    from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
 
     if build.steps is None and build.minutes is None:
         raise HyperINRError(f"a {kind} teacher needs a budget in steps or minutes")

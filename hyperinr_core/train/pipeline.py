@@ -19,14 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import open_dataset
-from ..distill import check_outputs, finish_outputs, jsonable, preset_for
-from ..errors import HyperINRError
-from ..training import DEFAULT_MEMORY_BUDGET, Budget, FieldInfo, TrainResult, pick_device, read_checkpoint
-from .make_teacher import TeacherBuild, build_teacher
-from .selection import Score, Selection, score_predictor, validation_split
-from .student import StudentSpec, hyperinr_predictor, train_student
-from .targets import between_params, predict_frames
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.device import pick_device
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.train.budget import DEFAULT_MEMORY_BUDGET, Budget
+from hyperinr_core.train.checkpoint import read_checkpoint
+from hyperinr_core.train.loop import TrainResult
+from hyperinr_core.train.make_teacher import TeacherBuild, build_teacher
+from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
+from hyperinr_core.train.presets import preset_for
+from hyperinr_core.train.selection import Score, Selection, score_predictor, validation_split
+from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
+from hyperinr_core.train.targets import between_params, predict_frames
 
 __all__ = ["PipelineJob", "PipelineResult", "run_pipeline", "default_candidates", "MAX_REPORT_FRAMES"]
 
@@ -213,7 +218,7 @@ def _heldout(ds, info, model, frames_shape, lerp_teacher, say) -> dict | None:
 
 def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
     """Run ``hyperinr train`` for ``job``; ``say`` receives the lines a user should read."""
-    from ..hyperinr import HyperINR
+    from hyperinr_core.model.hyperinr import HyperINR
 
     device = pick_device(job.device)
     preset = preset_for(job.preset, device)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from ..metrics import psnr
+from hyperinr_core.eval.metrics import psnr
 
 __all__ = ["Score", "Selection", "validation_split", "score_predictor"]
 

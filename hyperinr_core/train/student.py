@@ -9,9 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..distill import FitConfig, Preset, fit, hyperinr_model_file, hyperinr_query, new_hyperinr
-from ..training import Budget, FieldInfo, TrainResult, seeded_generator
-from .targets import MixedSampler, in_memory_sampler
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.train.budget import Budget, seeded_generator
+from hyperinr_core.train.distill import hyperinr_query, new_hyperinr
+from hyperinr_core.train.fit import FitRun, fit
+from hyperinr_core.train.loop import TrainResult
+from hyperinr_core.train.presets import FitConfig, Preset
+from hyperinr_core.train.targets import MixedSampler, in_memory_sampler
 
 __all__ = ["StudentSpec", "train_student", "hyperinr_predictor", "student_positions"]
 
@@ -73,7 +77,7 @@ def train_student(
     info = spec.info
     per_frame = spec.preset.encoders_per_train_frame
     if info.task == "nvs":  # 177 encoders for 100 training views (paper, section 4)
-        from ..nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
+        from hyperinr_core.eval.nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
     n_enc = spec.n_encoders or max(2, round(per_frame * len(gt_u)))
     if model is None:
         pos = student_positions(info, gt_u, n_enc)
@@ -87,7 +91,7 @@ def train_student(
     sampler = MixedSampler(gt, teach, spec.gt_fraction)
     fit_cfg: FitConfig = replace(spec.preset.distill_fit)
     try:
-        result = fit(
+        result = fit(FitRun(
             name,
             list(model.parameters()),
             hyperinr_query(model, spec.compile),
@@ -95,7 +99,7 @@ def train_student(
             fit_cfg,
             budget,
             seeded_generator(spec.seed),
-            hyperinr_model_file(model),
+            model.model_file,
             spec.device,
             is_image,
             checkpoint,
@@ -104,7 +108,7 @@ def train_student(
             checkpoint_every_s,
             None,
             spec.progress,
-        )
+        ))
     finally:
         sampler.close()
     return model, result

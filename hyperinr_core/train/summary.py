@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .selection import Selection
+from hyperinr_core.train.selection import Selection
 
 __all__ = ["describe_model", "describe_training"]
 

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import HyperINRError
-from ..positions import gaussian_kernel_positions, poisson_disk_positions, union_positions
-from ..training import FrameSampler
-from .teachers import Teacher
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.model.positions import gaussian_kernel_positions, poisson_disk_positions, union_positions
+from hyperinr_core.train.sampling import FrameSampler
+from hyperinr_core.train.teachers import Teacher
 
 __all__ = ["between_params", "coverage_order", "predict_frames", "MixedSampler"]
 
@@ -104,7 +104,7 @@ class MixedSampler:
 
     Both halves draw voxels uniformly; the loss weighs every sample equally, so ``gt_fraction`` is the
     share of the loss carried by the data itself. Without teacher frames every frame is ground truth.
-    Exposes ``shard`` like :class:`~hyperinr_core.training.FrameSampler` (data-parallel training).
+    Exposes ``shard`` like :class:`~hyperinr_core.train.loop.FrameSampler` (data-parallel training).
     """
 
     def __init__(self, gt: FrameSampler, teacher: FrameSampler | None, gt_fraction: float = 0.5):

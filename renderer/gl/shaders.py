@@ -19,7 +19,7 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s*"(?P<name>[A-Za-z0-9_\-./]+)"\s*$', re
 
 
 def _root():
-    return resources.files("shaders")
+    return resources.files("hyperinr_shaders")
 
 
 def shader_dir() -> Path | None:

@@ -24,8 +24,9 @@ atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 def bundle(tmp_path_factory):
     """A tiny bundle: a scalar HyperINR over t with clearly different encoders, a shadow HyperINR over
     (t, azimuth, polar) made for the bundle's TF, and that TF."""
+    from hyperinr_renderer.transfer import TransferFunction
+
     from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
-    from renderer.transfer import TransferFunction
 
     d = tmp_path_factory.mktemp("bundle")
     g = torch.Generator().manual_seed(0)
@@ -64,7 +65,7 @@ def window(qtbot, bundle, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text)))
     threads_before = {t.ident for t in threading.enumerate()}
-    from app.gui.main_window import MainWindow, settings
+    from hyperinr_app.gui.main_window import MainWindow, settings
 
     settings().clear()  # every test starts from a fresh session (recent files, transfer functions, layout)
 
@@ -94,7 +95,7 @@ def window(qtbot, bundle, monkeypatch):
     qtbot.wait(50)
     # No leaked worker threads, pool threads or top-level widgets once the window is closed. Process-wide
     # torch.compile warm-up threads belong to the shared evaluator cache, not to the window: may outlive it.
-    from hyperinr_core.fast import compile_threads
+    from hyperinr_core.model.fast import compile_threads
 
     assert win.worker is None
     assert win.tasks.running == 0

@@ -16,14 +16,14 @@ def _model(seed: int, log2_hashmap_size: int):
 
 
 def _compiling_evaluators(model) -> list:
-    from hyperinr_core import fast
+    from hyperinr_core.model import fast
 
     with fast._SHARED_LOCK:
         return [ev for key, ev in fast._SHARED.items() if key[0] == model.cfg.encoding and key[3]]
 
 
 def test_the_first_request_is_decoded_without_the_compiler_which_starts_right_after():
-    from app.controller import GenerationWorker, Request
+    from hyperinr_app.controller import GenerationWorker, Request
 
     model = _model(0, 9)
     results, first_seen = [], threading.Event()
@@ -53,7 +53,7 @@ def test_the_first_request_is_decoded_without_the_compiler_which_starts_right_af
 
 
 def test_with_compile_after_first_off_compiling_waits_for_start_compiling():
-    from app.controller import GenerationWorker, Request
+    from hyperinr_app.controller import GenerationWorker, Request
 
     model = _model(1, 10)
     finals = []

@@ -91,8 +91,7 @@ def test_editing_the_tf_changes_the_image_and_can_disable_field_shadows(window):
 
 def test_export_frame_writes_a_png_of_the_requested_size(qtbot, window, tmp_path):
     import imageio.v3 as iio
-
-    from app.gui.export_dialogs import ExportFrameDialog
+    from hyperinr_app.gui.export_dialogs import ExportFrameDialog
 
     dlg = ExportFrameDialog(window)
     dlg.width_.setValue(40)
@@ -108,8 +107,8 @@ def test_export_frame_writes_a_png_of_the_requested_size(qtbot, window, tmp_path
 def test_export_errors_name_the_problem_and_the_window_keeps_working(qtbot, window, tmp_path, monkeypatch):
     """An export to a path that cannot be written, and an export that runs out of memory: an error dialog
     each, nothing written, the canvas back to refining, and the next export works."""
-    import app.export
-    from app.gui.export_dialogs import ExportFrameDialog
+    import hyperinr_app.export
+    from hyperinr_app.gui.export_dialogs import ExportFrameDialog
 
     def export(path):
         dlg = ExportFrameDialog(window)
@@ -128,22 +127,21 @@ def test_export_errors_name_the_problem_and_the_window_keeps_working(qtbot, wind
     assert shown and "Exporting frame failed" in shown[0][0] and "a-file" in shown[0][1]
     assert not bad.exists() and window.canvas.progressive
 
-    real = app.export.export_frame
+    real = hyperinr_app.export.export_frame
 
     def out_of_memory(*a, **k):
         raise MemoryError
 
-    monkeypatch.setattr(app.export, "export_frame", out_of_memory)
+    monkeypatch.setattr(hyperinr_app.export, "export_frame", out_of_memory)
     shown = export(tmp_path / "oom.png")
     assert shown and shown[0][1] == "out of memory" and not (tmp_path / "oom.png").exists()
-    monkeypatch.setattr(app.export, "export_frame", real)
+    monkeypatch.setattr(hyperinr_app.export, "export_frame", real)
     assert not export(tmp_path / "ok.png") and (tmp_path / "ok.png").exists()
 
 
 def test_export_animation_frame_count_and_cancel_leaves_nothing(qtbot, window, tmp_path):
     import imageio.v3 as iio
-
-    from app.gui.export_dialogs import ExportAnimationDialog
+    from hyperinr_app.gui.export_dialogs import ExportAnimationDialog
 
     def dialog(path, frames):
         d = ExportAnimationDialog(window)
@@ -220,7 +218,7 @@ def test_screenshot_command_renders_the_window_once_and_exits(bundle, tmp_path, 
     out = tmp_path / "shot.png"
     env = dict(os.environ, HYPERINR_SETTINGS_ORG="HyperINR-tests")
     r = subprocess.run(
-        [sys.executable, "-m", "app.explorer_main", *([str(bundle)] if on == "test bundle" else []),
+        [sys.executable, "-m", "hyperinr_app.explorer_main", *([str(bundle)] if on == "test bundle" else []),
          "--screenshot", str(out), "--param", "t=7.5", "--light", "60,40", "--shadow", "field", "--spp", "8"],
         capture_output=True, text=True, timeout=600, env=env,
     )
@@ -237,7 +235,7 @@ def test_the_session_persists_recent_files_and_the_transfer_function(qtbot, wind
     """Recent files and each model's transfer function come back in the next window; 'as in the bundle' goes
     back to the bundle's own; a recent file that has gone is dropped with a message; a scripted session
     (restore_session=False) neither reads nor writes any of it."""
-    from app.gui.main_window import BUNDLE_TF_ITEM, MainWindow
+    from hyperinr_app.gui.main_window import BUNDLE_TF_ITEM, MainWindow
 
     bundle_tf = window.tf
     assert window.recent_files() == [str(bundle.resolve())]
@@ -261,7 +259,7 @@ def test_the_session_persists_recent_files_and_the_transfer_function(qtbot, wind
         assert second.tf == bundle_tf and second.field_unavailable_reason() is None
 
         gone = tmp_path / "gone.json"
-        from app.gui.main_window import settings
+        from hyperinr_app.gui.main_window import settings
 
         settings().setValue("recent_files", [str(gone), str(bundle.resolve())])
         second._refresh_recent_menu()
@@ -316,9 +314,8 @@ def test_the_histogram_follows_the_volume_and_fit_to_volume_stretches_the_opacit
 def test_tf_files_play_and_render_settings(qtbot, window, tmp_path, monkeypatch):
     """Save and load the TF through the dialogs (a broken file is an error dialog, nothing changes), Play
     moves the timestep, and the Light sphere, Quality and Progressive controls reach the canvas."""
+    from hyperinr_renderer.transfer import TransferFunction
     from PySide6.QtWidgets import QFileDialog
-
-    from renderer.transfer import TransferFunction
 
     saved = tmp_path / "tf.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(saved), ""))

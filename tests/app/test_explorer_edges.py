@@ -19,7 +19,7 @@ def explorer(*args, env=None, timeout=120):
     """Run ``hyperinr-explorer`` in a subprocess; a run that hangs fails the test instead of blocking it."""
     try:
         return subprocess.run(
-            [sys.executable, "-m", "app.explorer_main", *map(str, args)],
+            [sys.executable, "-m", "hyperinr_app.explorer_main", *map(str, args)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -120,7 +120,7 @@ def test_ctrl_c_quits_with_130_no_traceback_and_nothing_half_written(tmp_path, b
     env, config = fresh_env(tmp_path)
     out = tmp_path / "shots" / "shot.png"
     p = subprocess.Popen(
-        [sys.executable, "-m", "app.explorer_main", str(bundle), "--screenshot", str(out), "--spp", "100000"],
+        [sys.executable, "-m", "hyperinr_app.explorer_main", str(bundle), "--screenshot", str(out), "--spp", "100000"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -151,12 +151,11 @@ def test_ctrl_c_in_the_event_loop_stops_the_workers_and_returns_130(qtbot, bundl
     generation worker and task threads stop) and returns 130, and the previous SIGINT handler is back."""
     import argparse
 
+    from hyperinr_app.controller import GenerationWorker
+    from hyperinr_app.explorer import run
+    from hyperinr_app.gui.main_window import MainWindow
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-
-    from app.controller import GenerationWorker
-    from app.explorer import run
-    from app.gui.main_window import MainWindow
 
     monkeypatch.setattr(GenerationWorker, "start_compiling", lambda self: None)  # no compiler to wait for
     before = signal.getsignal(signal.SIGINT)
@@ -203,7 +202,7 @@ def test_ctrl_c_in_the_event_loop_stops_the_workers_and_returns_130(qtbot, bundl
 @pytest.fixture
 def no_compile(monkeypatch):
     """Decoding stays eager: a background compile is start-up work, not idle work."""
-    from app.controller import GenerationWorker
+    from hyperinr_app.controller import GenerationWorker
 
     monkeypatch.setattr(GenerationWorker, "start_compiling", lambda self: None)
 
@@ -237,7 +236,7 @@ def test_no_gap_under_shadows_in_the_light_dock(window):
 
 
 def test_export_progress_shows_a_percentage_and_the_time_left(qtbot, window):
-    from app.gui.export_dialogs import progress_text, run_with_progress
+    from hyperinr_app.gui.export_dialogs import progress_text, run_with_progress
 
     assert progress_text("Exporting", 1, 4, 3.0) == "Exporting: 25% · about 9 s left"
     assert progress_text("Exporting", 1, 40, 60.0).endswith("about 39 min left")

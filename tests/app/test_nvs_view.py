@@ -52,7 +52,7 @@ def window(qtbot, nvs_model, monkeypatch):
     monkeypatch.setattr(
         QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text))
     )
-    from app.gui.main_window import MainWindow
+    from hyperinr_app.gui.main_window import MainWindow
 
     win = MainWindow(interactive_resolutions=(16, 24))
     win.dialogs = shown
@@ -76,7 +76,7 @@ def test_opening_an_nvs_model_shows_its_image(window):
     assert list(view.sliders) == ["theta", "phi"]
     assert "novel view synthesis" in window.windowTitle()
     # the image is the model's own prediction at the sliders' view direction
-    from app.gui.nvs_view import image_at
+    from hyperinr_app.gui.nvs_view import image_at
 
     np.testing.assert_array_equal(view.image, image_at(view.model, view.theta(), (24, 32)))
 

@@ -18,7 +18,7 @@ class Probe:
 
 
 def test_inbox_runs_posts_from_many_threads_on_the_gui_thread_in_order(qtbot):
-    from app.gui.inbox import Inbox
+    from hyperinr_app.gui.inbox import Inbox
 
     inbox = Inbox()
     got: dict[int, list] = {}
@@ -47,7 +47,7 @@ def test_inbox_runs_posts_from_many_threads_on_the_gui_thread_in_order(qtbot):
 
 
 def test_task_runner_delivers_results_and_errors_and_frees_closures_on_the_gui_thread(qtbot):
-    from app.gui.tasks import TaskRunner
+    from hyperinr_app.gui.tasks import TaskRunner
 
     gui = threading.get_ident()
     runner = TaskRunner(max_threads=2)
@@ -85,7 +85,7 @@ def test_task_runner_delivers_results_and_errors_and_frees_closures_on_the_gui_t
 
 
 def test_shutdown_waits_for_running_work_and_drops_its_callbacks(qtbot):
-    from app.gui.tasks import TaskRunner
+    from hyperinr_app.gui.tasks import TaskRunner
 
     runner = TaskRunner(max_threads=1)
     started, calls = threading.Event(), []
@@ -102,10 +102,9 @@ def test_shutdown_waits_for_running_work_and_drops_its_callbacks(qtbot):
 def test_many_progress_dialogs_fed_from_worker_threads(qtbot):
     """The pattern of an export: a modal progress dialog, progress reported from the task thread at a high
     rate, the dialog closed when the task ends. Used to crash (bool_dealloc) or hang under PySide6."""
+    from hyperinr_app.gui.tasks import TaskRunner
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QProgressDialog, QWidget
-
-    from app.gui.tasks import TaskRunner
 
     parent = QWidget()
     qtbot.addWidget(parent)

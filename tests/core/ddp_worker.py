@@ -34,10 +34,13 @@ class CtrlCAt:
 
 
 def teacher_run(data: str, ckpt: Path | None, steps: int = STEPS, ctrl_c_rank=None, resume=None, every=None):
-    from hyperinr_core.data import open_dataset
-    from hyperinr_core.distill import PRESETS, fit, frame_sampler
-    from hyperinr_core.teacher import CoordNet
-    from hyperinr_core.training import Budget, FieldInfo, seeded_generator
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.model.coordnet import CoordNet
+    from hyperinr_core.model.field_info import FieldInfo
+    from hyperinr_core.train.budget import Budget, seeded_generator
+    from hyperinr_core.train.fit import FitRun, fit
+    from hyperinr_core.train.presets import PRESETS
+    from hyperinr_core.train.sampling import frame_sampler
 
     torch.manual_seed(0)
     preset = PRESETS["tiny"]
@@ -50,7 +53,7 @@ def teacher_run(data: str, ckpt: Path | None, steps: int = STEPS, ctrl_c_rank=No
             sampler = CtrlCAt(sampler, 25, ctrl_c_rank if ctrl_c_rank >= 0 else None)
         result = None
         try:
-            result = fit(
+            result = fit(FitRun(
                 "t",
                 list(model.parameters()),
                 model.query,
@@ -66,7 +69,7 @@ def teacher_run(data: str, ckpt: Path | None, steps: int = STEPS, ctrl_c_rank=No
                 resume_from=resume,
                 checkpoint_every_steps=every,
                 progress=False,
-            )
+            ))
         except KeyboardInterrupt:
             pass
     return model, result
@@ -81,8 +84,8 @@ def _record(model, result) -> dict:
 
 
 def main(data: str, out_dir: str) -> None:
-    import hyperinr_core.training as training
-    from hyperinr_core.distributed import init_from_env, shutdown
+    import hyperinr_core.train.loop as training
+    from hyperinr_core.train.distributed import init_from_env, shutdown
 
     out = Path(out_dir)
     ctx = init_from_env("cpu")

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from hyperinr_core import INR, HashGridConfig, MLPConfig, hash_encode, mlp_forward
-from hyperinr_core.backends import tcnn_available
-from hyperinr_core.fast import FastINREvaluator
+from hyperinr_core.model.backends import tcnn_available
+from hyperinr_core.model.fast import FastINREvaluator
 
 needs_tcnn = pytest.mark.skipif(not tcnn_available("cuda"), reason="needs CUDA + tinycudann")
 
@@ -68,7 +68,7 @@ def test_background_compile_evaluates_correctly_before_and_after_it_lands():
 
 
 def test_shared_evaluator_is_one_per_shape():
-    from hyperinr_core.fast import shared_evaluator
+    from hyperinr_core.model.fast import shared_evaluator
 
     enc, mlp = HashGridConfig(3, 2, 2, 8, 4, 2.0), MLPConfig(4, 1, 16, 2)
     a = shared_evaluator(enc, mlp, compile=False)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from hyperinr_core.baselines import HashINR, HashINRConfig, HashINRJob, Lerp, one_blob, train_hashinr
-from hyperinr_core.data import open_dataset
-from hyperinr_core.encoding import HashGridConfig
+from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.errors import FileFormatError
-from hyperinr_core.training import FieldInfo
+from hyperinr_core.eval.baselines import HashINR, HashINRConfig, HashINRJob, Lerp, one_blob, train_hashinr
+from hyperinr_core.model.encoding import HashGridConfig
+from hyperinr_core.model.field_info import FieldInfo
 
 from .training_helpers import one_thread, tiny_images, tiny_series
 
@@ -71,7 +71,7 @@ def test_hashinr_save_load_and_train(tmp_path):
     torch.testing.assert_close(m.query(u, x), m2.query(u, x))
     assert m2.predict_grid([0.5]).shape == (6, 7, 8)
     with pytest.raises(FileFormatError, match="holds a 'hashinr' model"):
-        from hyperinr_core.teacher import CoordNet
+        from hyperinr_core.model.coordnet import CoordNet
 
         CoordNet.load(path)
     out = tmp_path / "trained.h5"

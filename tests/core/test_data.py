@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from hyperinr_core.data import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset, write_dataset
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 
@@ -151,7 +151,7 @@ def test_truncated_and_missing_files(tmp_path):
 
 
 def test_model_file_is_not_a_dataset(tmp_path):
-    from hyperinr_core.modelfile import write_model_file
+    from hyperinr_core.model.modelfile import write_model_file
 
     p = tmp_path / "m.h5"
     write_model_file(p, "hyperinr", {}, {"w": np.zeros(3)})

@@ -8,23 +8,21 @@ import pytest
 import torch
 
 from hyperinr_core import HashGridConfig, HyperINR, hash_encode
-from hyperinr_core.distill import (
-    PRESETS,
-    DistillJob,
-    TeacherJob,
+from hyperinr_core.errors import FileFormatError
+from hyperinr_core.model.coordnet import CoordNet
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.model.positions import encoder_positions
+from hyperinr_core.model.training_encoder import TrainingEncoder
+from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
+from hyperinr_core.train.distill import DistillJob, distill, hyperinr_query
+from hyperinr_core.train.distill_set import (
     build_distillation_set,
     default_distill_set_path,
-    distill,
     distillation_params,
-    encoder_positions,
-    hyperinr_query,
     open_distillation_set,
     teacher_fingerprint,
-    train_teacher,
 )
-from hyperinr_core.errors import FileFormatError
-from hyperinr_core.teacher import CoordNet
-from hyperinr_core.training import FieldInfo, TrainingEncoder
+from hyperinr_core.train.presets import PRESETS
 
 from .training_helpers import one_thread, tiny_images, tiny_series
 
@@ -59,8 +57,8 @@ def test_training_encoder_matches_hash_encode_values_and_gradients(dims):
 
 def test_hyperinr_query_is_the_stateless_forward(trained):
     d, data, _ = trained
-    from hyperinr_core.data import open_dataset
-    from hyperinr_core.distill import new_hyperinr
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.train.distill import new_hyperinr
 
     with open_dataset(data) as ds:
         info = FieldInfo.from_dataset(ds)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.distributed import shard_batch
-from hyperinr_core.training import read_checkpoint
+from hyperinr_core.train.checkpoint import read_checkpoint
+from hyperinr_core.train.distributed import shard_batch
 
 from . import ddp_worker
 from .training_helpers import one_thread, tiny_series
@@ -118,7 +118,7 @@ def test_cli_distill_under_torchrun_streams_and_matches_one_process(tmp_path, ca
     (tmp_path / "two").mkdir()
     (tmp_path / "one").mkdir()
     proc = torchrun(
-        2, "-m", "app.cli", "distill", "--direct", "--data", data, "-o", str(tmp_path / "two" / "m.h5"), *opts
+        2, "-m", "hyperinr_app.cli", "distill", "--direct", "--data", data, "-o", str(tmp_path / "two" / "m.h5"), *opts
     )
     assert proc.stdout.count("direct training: 12 steps") == 1  # rank 0 reports, rank 1 is silent
     assert main(["distill", "--direct", "--data", data, "-o", str(tmp_path / "one" / "m.h5"), *opts]) == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hyperinr_core.encoding import HashGrid, HashGridConfig, hash_encode
+from hyperinr_core.model.encoding import HashGrid, HashGridConfig, hash_encode
 
 PRIMES = [1, 2654435761, 805459861, 3674653429]
 

@@ -8,12 +8,13 @@ import math
 
 import numpy as np
 import pytest
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.baselines import Lerp
-from hyperinr_core.data import open_dataset
-from hyperinr_core.distill import DistillJob, TeacherJob, distill, train_teacher
-from hyperinr_core.evaluate import Method, evaluate, format_table, write_json
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.eval.baselines import Lerp
+from hyperinr_core.eval.evaluate import Method, evaluate, format_table, write_json
+from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
+from hyperinr_core.train.distill import DistillJob, distill
 
 from .training_helpers import one_thread, tiny_images, tiny_series
 

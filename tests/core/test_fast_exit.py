@@ -15,7 +15,7 @@ def test_a_program_ending_during_a_background_compile_exits_cleanly():
         """
         import atexit
         from hyperinr_core import HashGridConfig, MLPConfig
-        from hyperinr_core.fast import FastINREvaluator, compile_threads
+        from hyperinr_core.model.fast import FastINREvaluator, compile_threads
 
         enc, mlp = HashGridConfig(3, 2, 2, 8, 4, 2.0), MLPConfig(4, 1, 16, 2)
         ev = FastINREvaluator(enc, mlp, compile=True, chunk=256, background=True)
@@ -35,7 +35,7 @@ def test_a_program_ending_during_a_background_compile_exits_cleanly():
 
 def test_join_compile_threads_waits_for_them():
     from hyperinr_core import HashGridConfig, MLPConfig
-    from hyperinr_core.fast import FastINREvaluator, compile_threads, join_compile_threads
+    from hyperinr_core.model.fast import FastINREvaluator, compile_threads, join_compile_threads
 
     ev = FastINREvaluator(HashGridConfig(3, 2, 2, 8, 4, 2.0), MLPConfig(4, 1, 16, 2), compile=True, chunk=128,
                           background=True)

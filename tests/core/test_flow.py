@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from hyperinr_core.baselines import Lerp
-from hyperinr_core.data import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset, write_dataset
 from hyperinr_core.errors import HyperINRError
+from hyperinr_core.eval.baselines import Lerp
 from hyperinr_core.train.flow import FlowConfig, FlowTeacher
 from hyperinr_core.train.flow_estimate import estimate_flow
 from hyperinr_core.train.flow_motion import consistency

@@ -190,7 +190,7 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
     m = make_model(np.linspace(0, 1, 3)[:, None])
     m.save(path)
     before = path.read_bytes()
-    import hyperinr_core.modelfile as mf
+    import hyperinr_core.model.modelfile as mf
 
     def boom(*a, **k):
         raise OSError("disk full")

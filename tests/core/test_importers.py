@@ -7,11 +7,11 @@ import json
 import h5py
 import numpy as np
 import pytest
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.data import open_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.importers import ImportOptions, import_dataset
 from hyperinr_core.errors import FileFormatError, HyperINRError
-from hyperinr_core.importers import ImportOptions, import_dataset
 
 
 def _vols(n=5, shape=(3, 4, 5), seed=0):

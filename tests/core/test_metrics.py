@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hyperinr_core.metrics import psnr, ssim
+from hyperinr_core.eval.metrics import psnr, ssim
 
 
 def test_psnr_hand_values():

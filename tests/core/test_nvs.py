@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hyperinr_core.data import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset, write_dataset
 from hyperinr_core.errors import HyperINRError
-from hyperinr_core.evaluate import Method, evaluate
-from hyperinr_core.nvs import (
+from hyperinr_core.eval.evaluate import Method, evaluate
+from hyperinr_core.eval.nvs import (
     difference_test,
     evaluate_views,
     format_difference,
@@ -117,8 +117,8 @@ def test_view_scores_and_figure_12(views, tmp_path):
 @pytest.fixture(scope="module")
 def nvs_model(views, tmp_path_factory):
     """A HyperINR trained for two steps on the views, with K = 2 (fewer than the 6 training views)."""
-    from hyperinr_core.distill import DistillJob, distill
-    from hyperinr_core.hyperinr import HyperINR
+    from hyperinr_core.model.hyperinr import HyperINR
+    from hyperinr_core.train.distill import DistillJob, distill
 
     model = tmp_path_factory.mktemp("nvs_model") / "m.h5"
     distill(DistillJob(views, str(model), teacher=None, preset="tiny", steps=2, progress=False))
@@ -143,7 +143,7 @@ def test_evaluate_views_with_a_model_uses_its_k(views, nvs_model):
 
 
 def test_cli_evaluate_nvs_reports_the_test_and_draws_figure_12(views, nvs_model, tmp_path, capsys):
-    from app.cli import main
+    from hyperinr_app.cli import main
 
     png, js = tmp_path / "fig12.png", tmp_path / "scores.json"
     args = ["evaluate", "--model", nvs_model, "--data", views, "--plot", str(png), "--json", str(js)]

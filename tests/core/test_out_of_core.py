@@ -8,24 +8,19 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.data import open_dataset, write_dataset
-from hyperinr_core.distill import (
-    PRESETS,
-    DistillJob,
-    TeacherJob,
-    build_distillation_set,
-    distill,
-    distillation_params,
-    fit,
-    frame_sampler,
-    open_distillation_set,
-    train_teacher,
-)
-from hyperinr_core.streaming import FramePools, parse_size
-from hyperinr_core.teacher import CoordNet
-from hyperinr_core.training import Budget, FieldInfo, FrameSampler, seeded_generator
+from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.streaming import FramePools, parse_size
+from hyperinr_core.model.coordnet import CoordNet
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.train.budget import Budget, seeded_generator
+from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
+from hyperinr_core.train.distill import DistillJob, distill
+from hyperinr_core.train.distill_set import build_distillation_set, distillation_params, open_distillation_set
+from hyperinr_core.train.fit import FitRun, fit
+from hyperinr_core.train.presets import PRESETS
+from hyperinr_core.train.sampling import FrameSampler, frame_sampler
 
 from .training_helpers import one_thread, tiny_series
 
@@ -87,7 +82,7 @@ def _fit_teacher(ds, budget, steps=40, refresh=4):
         base, _ = tracemalloc.get_traced_memory()
         sampler = frame_sampler(ds, torch.device("cpu"), 0, budget, refresh)
         try:
-            res = fit(
+            res = fit(FitRun(
                 "t",
                 list(model.parameters()),
                 model.query,
@@ -101,7 +96,7 @@ def _fit_teacher(ds, budget, steps=40, refresh=4):
                 None,
                 {},
                 progress=False,
-            )
+            ))
         finally:
             sampler.close()
         _, peak = tracemalloc.get_traced_memory()
@@ -131,7 +126,7 @@ def test_training_streams_a_dataset_four_times_its_memory_budget_without_exceedi
 
 
 def test_precomputed_distillation_set_is_streamed_under_the_budget(tmp_path, monkeypatch):
-    import hyperinr_core.distill as distill_mod
+    import hyperinr_core.train.distill as distill_mod
 
     data = tiny_series(tmp_path / "s.h5")
     teacher = tmp_path / "t.h5"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.data import open_dataset
-from hyperinr_core.plume import PlumeConfig, PlumeSolver, simulate_plume
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.plume import PlumeConfig, PlumeSolver, simulate_plume
 
 
 def _gradient_scale(s: PlumeSolver) -> float:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hyperinr_core.positions import (
+from hyperinr_core.model.positions import (
     farthest_point_subset,
     gaussian_kernel_positions,
     inside_hull,

@@ -3,8 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from hyperinr_core.data import write_dataset
-from hyperinr_core.streaming import ResidentFrames
+from hyperinr_core.data.dataset import write_dataset
+from hyperinr_core.data.streaming import ResidentFrames
 
 
 @pytest.fixture

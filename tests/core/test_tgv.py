@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hyperinr_core.tgv import TGVConfig, TGVSolver, simulate_tgv
+from hyperinr_core.data.tgv import TGVConfig, TGVSolver, simulate_tgv
 
 
 @pytest.mark.parametrize(

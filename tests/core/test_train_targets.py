@@ -8,9 +8,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.hyperinr import HyperINR
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.model.hyperinr import HyperINR
 from hyperinr_core.train.selection import Score, Selection, validation_split
 from hyperinr_core.train.student import student_positions
 from hyperinr_core.train.targets import (
@@ -21,7 +22,6 @@ from hyperinr_core.train.targets import (
     predict_frames,
 )
 from hyperinr_core.train.teachers import LerpTeacher, blend_weights
-from hyperinr_core.training import FieldInfo
 
 from .training_helpers import one_thread, tiny_series
 
@@ -210,7 +210,7 @@ def test_coordnet_teacher_moves_toward_a_field_that_does_not_change():
 
 def _moving_blob(path, n=9, side=24, step=1.5):
     """A Gaussian blob translating along x by ``step`` voxels per frame; every other frame trains."""
-    from hyperinr_core.data import write_dataset
+    from hyperinr_core.data.dataset import write_dataset
 
     g = np.arange(side, dtype=np.float32)
     z, y, x = np.meshgrid(g, g, g, indexing="ij")

@@ -9,23 +9,18 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from hyperinr_app.cli import main
 
-from app.cli import main
-from hyperinr_core.data import open_dataset
-from hyperinr_core.distill import PRESETS, TeacherJob, fit, frame_sampler, train_teacher
+from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.errors import HyperINRError
-from hyperinr_core.teacher import CoordNet
-from hyperinr_core.training import (
-    Budget,
-    FieldInfo,
-    LRSchedule,
-    _decode_tree,
-    _encode_tree,
-    checkpoint_path,
-    node_coordinates,
-    read_checkpoint,
-    seeded_generator,
-)
+from hyperinr_core.model.coordnet import CoordNet
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.train.budget import Budget, LRSchedule, seeded_generator
+from hyperinr_core.train.checkpoint import checkpoint_path, decode_tree, encode_tree, read_checkpoint
+from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
+from hyperinr_core.train.fit import FitRun, fit
+from hyperinr_core.train.presets import PRESETS
+from hyperinr_core.train.sampling import frame_sampler, node_coordinates
 
 from .training_helpers import one_thread, tiny_series
 
@@ -54,10 +49,10 @@ def test_optimizer_state_round_trips_through_json_and_arrays():
     p.sum().backward()
     opt.step()
     arrays: dict = {}
-    tree = _encode_tree(opt.state_dict(), arrays, "t")
+    tree = encode_tree(opt.state_dict(), arrays, "t")
     import json
 
-    back = _decode_tree(json.loads(json.dumps(tree)), arrays)
+    back = decode_tree(json.loads(json.dumps(tree)), arrays)
     ref = opt.state_dict()
     assert set(back["state"]) == {0}
     for k, v in ref["state"][0].items():
@@ -107,7 +102,7 @@ def _teacher_run(ds, ckpt, steps, sampler_wrap=None, resume=None):
     sampler = frame_sampler(ds, torch.device("cpu"), 0)
     if sampler_wrap:
         sampler = sampler_wrap(sampler)
-    result = fit(
+    result = fit(FitRun(
         "t",
         list(model.parameters()),
         model.query,
@@ -122,7 +117,7 @@ def _teacher_run(ds, ckpt, steps, sampler_wrap=None, resume=None):
         {"x": 1},
         resume_from=resume,
         progress=False,
-    )
+    ))
     return model, result
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from hyperinr_renderer.decode import Decoder, DecoderConfig, native_shape, resolution_ladder
 
 from hyperinr_core import INR, HashGridConfig, MLPConfig
-from renderer.decode import Decoder, DecoderConfig, native_shape, resolution_ladder
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,17 @@
 
 import numpy as np
 import pytest
+from hyperinr_app.cli import main
+from hyperinr_app.commands.demo_shadows import light_samples
 
-from app.cli import main
-from app.commands.demo_shadows import light_samples
-from hyperinr_core.data import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset, write_dataset
 
 
 @pytest.fixture(scope="module")
 def data_path(tmp_path_factory):
-    from hyperinr_core.inr import grid_coordinates
-    from renderer import scenes
+    from hyperinr_renderer import scenes
+
+    from hyperinr_core.model.inr import grid_coordinates
 
     vol = scenes.blobs(width=0.15)(grid_coordinates((9, 9, 9))).view(9, 9, 9).numpy()
     path = tmp_path_factory.mktemp("d") / "data.h5"

@@ -4,10 +4,9 @@ space, which their agreement tests rely on)."""
 import numpy as np
 import pytest
 import torch
-
-from renderer.fields import GridField
-from renderer.macrocells import GridMacroCells, MacroCells, cell_value_ranges, cell_value_ranges_np
-from renderer.transfer import TransferFunction
+from hyperinr_renderer.fields import GridField
+from hyperinr_renderer.macrocells import GridMacroCells, MacroCells, cell_value_ranges, cell_value_ranges_np
+from hyperinr_renderer.transfer import TransferFunction
 
 
 @pytest.mark.parametrize("shape,vpc", [((64, 64, 64), 8), ((33, 20, 47), 8), ((5, 9, 2), 4), ((17, 17, 17), 16),

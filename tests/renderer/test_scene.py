@@ -5,10 +5,18 @@ import json
 import numpy as np
 import pytest
 import torch
+from hyperinr_renderer import (
+    AnalyticField,
+    Camera,
+    GridField,
+    Light,
+    TransferFunction,
+    light_angles,
+    light_direction,
+)
+from hyperinr_renderer.transfer import opacity_correction, presets
 
 from hyperinr_core.errors import FileFormatError, HyperINRError
-from renderer import AnalyticField, Camera, GridField, Light, TransferFunction, light_angles, light_direction
-from renderer.transfer import opacity_correction, presets
 
 
 def test_view_matrix_maps_eye_to_origin_and_target_down_minus_z():

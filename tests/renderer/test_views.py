@@ -5,13 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from app.cli import main
-from hyperinr_core.data import open_dataset, write_dataset
-from hyperinr_core.inr import grid_coordinates
-from renderer import Light, TransferFunction, light_direction
-from renderer.fields import AnalyticField, GridField
-from renderer.views import (
+from hyperinr_app.cli import main
+from hyperinr_renderer import Light, TransferFunction, light_direction
+from hyperinr_renderer.fields import AnalyticField, GridField
+from hyperinr_renderer.views import (
     VIEW_PARAM_NAMES,
     ViewConfig,
     ViewRenderer,
@@ -20,6 +17,9 @@ from renderer.views import (
     view_camera,
     write_view_dataset,
 )
+
+from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.model.inr import grid_coordinates
 
 
 @pytest.fixture(autouse=True, scope="module")

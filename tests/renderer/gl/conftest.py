@@ -13,7 +13,7 @@ def gl_context():
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         pytest.fail("no display for an OpenGL context: run the GL tests under "
                     "xvfb-run -a -s '-screen 0 1280x1024x24'")
-    from renderer.gl.canvas import PathTracerCanvas
+    from hyperinr_renderer.gl.canvas import PathTracerCanvas
 
     try:
         canvas = PathTracerCanvas(size=(32, 32), show=False)

@@ -10,11 +10,10 @@ import math
 
 import numpy as np
 import pytest
-
-from renderer import AnalyticField, Camera, GridField, Light, TransferFunction, scenes
-from renderer.fields import sample_field_grid
-from renderer.shadows import shadow_volume
-from renderer.tracer import PathTracer, RenderSettings
+from hyperinr_renderer import AnalyticField, Camera, GridField, Light, TransferFunction, scenes
+from hyperinr_renderer.fields import sample_field_grid
+from hyperinr_renderer.shadows import shadow_volume
+from hyperinr_renderer.tracer import PathTracer, RenderSettings
 
 pytestmark = pytest.mark.gl
 
@@ -45,7 +44,7 @@ def torch_image(scene, mode, spp, seed=0):
 
 
 def gl_image(scene, mode, spp, seed=0):
-    from renderer.gl import TraceSettings, render_offscreen
+    from hyperinr_renderer.gl import TraceSettings, render_offscreen
 
     grid, tf, cam, light, shadow = scene
     return render_offscreen(grid.numpy(), tf, cam, light, mode, shadow_volume=shadow.numpy(), size=(SIZE, SIZE),

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-
-from renderer import AnalyticField, Camera, Light, TransferFunction, scenes
-from renderer.fields import sample_field_grid
+from hyperinr_renderer import AnalyticField, Camera, Light, TransferFunction, scenes
+from hyperinr_renderer.fields import sample_field_grid
 
 pytestmark = pytest.mark.gl
 
@@ -16,7 +15,7 @@ def volume():
 
 @pytest.fixture
 def canvas(gl_context, volume):
-    from renderer.gl import PathTracerCanvas
+    from hyperinr_renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(48, 40), show=False)
     c.set_volume(volume.astype(np.float16))
@@ -28,7 +27,7 @@ def canvas(gl_context, volume):
 
 
 def test_banded_frames_equal_whole_frames(canvas):
-    from renderer.gl.tracer import AccumulationTarget
+    from hyperinr_renderer.gl.tracer import AccumulationTarget
 
     canvas.set_current()
     whole, banded = AccumulationTarget(48, 40), AccumulationTarget(48, 40)
@@ -76,7 +75,7 @@ def test_home_camera_sees_the_whole_unit_cube():
     """Every corner of the volume projects inside the viewport (any aspect at least as wide as tall)."""
     import itertools
 
-    from renderer.gl.canvas import PathTracerCanvas
+    from hyperinr_renderer.gl.canvas import PathTracerCanvas
 
     cam = PathTracerCanvas.home_camera()
     for aspect in (1.0, 4 / 3, 16 / 9):
@@ -99,9 +98,9 @@ def test_shadow_mode_validation(canvas):
 def test_shaders_are_package_data():
     from importlib import resources
 
-    names = {f.name for f in resources.files("shaders").iterdir()}
+    names = {f.name for f in resources.files("hyperinr_shaders").iterdir()}
     assert {"pt_trace.frag.glsl", "pt_volume.glsl", "pt_random.glsl", "pt_quad.vert.glsl"} <= names
-    from renderer.gl.shaders import shader_source
+    from hyperinr_renderer.gl.shaders import shader_source
 
     src = shader_source("pt_trace.frag.glsl", {"SHADOW_MODE": 2})
     assert src.splitlines()[0].startswith("#version") and src.splitlines()[1] == "#define SHADOW_MODE 2"
@@ -109,9 +108,8 @@ def test_shaders_are_package_data():
 
 def test_a_canvas_shown_at_construction_paints_without_errors(capfd):
     """show=True resizes and paints inside vispy's constructor, before ours has finished."""
+    from hyperinr_renderer.gl.canvas import PathTracerCanvas
     from vispy import app
-
-    from renderer.gl.canvas import PathTracerCanvas
 
     c = PathTracerCanvas(size=(64, 48), show=True)
     app.process_events()
@@ -126,9 +124,8 @@ def test_a_rest_timer_firing_early_still_ends_in_full_quality_frames(gl_context,
     preview for full-quality accumulation (it used to stay at 1 spp forever)."""
     import time
 
+    from hyperinr_renderer.gl import PathTracerCanvas
     from vispy import app as vapp
-
-    from renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(48, 40), show=True)
     try:
@@ -154,7 +151,7 @@ def test_a_rest_timer_firing_early_still_ends_in_full_quality_frames(gl_context,
 
 
 def test_interactive_quality_picks_the_finest_level_within_the_budget():
-    from renderer.gl.canvas import InteractiveQuality
+    from hyperinr_renderer.gl.canvas import InteractiveQuality
 
     q = InteractiveQuality(frame_budget_ms=30.0, headroom=1.0)
     assert q.level() == len(q.levels) // 2  # nothing measured yet
@@ -176,7 +173,7 @@ _COLLECT_DURING_A_DRAW = """
 import gc, sys, time
 import numpy as np
 from vispy import app
-from renderer.gl.canvas import PathTracerCanvas
+from hyperinr_renderer.gl.canvas import PathTracerCanvas
 
 gc.disable()  # collect only where the script says so
 for _ in range(3):
@@ -220,8 +217,7 @@ def test_closed_canvases_collected_during_another_canvas_draw_do_not_crash(gl_co
 
 def test_close_destroys_the_native_widget_and_timer_at_once(gl_context, volume):
     import shiboken6
-
-    from renderer.gl import PathTracerCanvas
+    from hyperinr_renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(32, 24), show=True)
     c.set_volume(volume.astype(np.float16))  # arms the rest timer
@@ -241,11 +237,10 @@ def test_a_canvas_on_its_own_gl_window_draws_renders_and_grabs(gl_context, volum
     import time
 
     import shiboken6
+    from hyperinr_renderer.gl import PathTracerCanvas
     from PySide6.QtGui import QKeyEvent
     from PySide6.QtWidgets import QVBoxLayout, QWidget
     from vispy import app as vapp
-
-    from renderer.gl import PathTracerCanvas
 
     class Parent(QWidget):
         keys = []
@@ -299,9 +294,8 @@ def test_a_gl_window_deleted_with_its_parent_widget_leaves_a_canvas_that_closes_
     import gc
 
     import shiboken6
+    from hyperinr_renderer.gl import PathTracerCanvas
     from PySide6.QtWidgets import QVBoxLayout, QWidget
-
-    from renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(40, 30), show=False, surface="window")
     c.set_volume(volume.astype(np.float16))
@@ -317,7 +311,7 @@ def test_a_gl_window_deleted_with_its_parent_widget_leaves_a_canvas_that_closes_
 
 
 def test_unknown_surface_is_refused():
-    from renderer.gl import PathTracerCanvas
+    from hyperinr_renderer.gl import PathTracerCanvas
 
     with pytest.raises(ValueError, match="surface"):
         PathTracerCanvas(size=(8, 8), surface="pbuffer")

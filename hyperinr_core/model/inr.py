@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .encoding import HashGridConfig, hash_encode
-from .mlp import MLPConfig, mlp_forward
+from hyperinr_core.model.encoding import HashGridConfig, hash_encode
+from hyperinr_core.model.mlp import MLPConfig, mlp_forward
 
 __all__ = ["INR", "evaluate_inr", "grid_coordinates"]
 

@@ -22,12 +22,16 @@ import torch
 from scipy.spatial import KDTree
 from torch import Tensor, nn
 
-from .encoding import HashGridConfig
-from .errors import FileFormatError
-from .mlp import MLPConfig, SharedMLP, mlp_forward
-from .modelfile import read_model_file, write_model_file
-from .teacher import predict_grid
-from .training import FieldInfo, TrainingEncoder, TrainResult, read_checkpoint, seeded_generator
+from hyperinr_core.errors import FileFormatError
+from hyperinr_core.model.coordnet import predict_grid
+from hyperinr_core.model.encoding import HashGridConfig
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.model.mlp import MLPConfig, SharedMLP, mlp_forward
+from hyperinr_core.model.modelfile import read_model_file, write_model_file
+from hyperinr_core.model.training_encoder import TrainingEncoder
+from hyperinr_core.train.budget import seeded_generator
+from hyperinr_core.train.checkpoint import read_checkpoint
+from hyperinr_core.train.loop import TrainResult
 
 __all__ = ["Lerp", "HashINRConfig", "HashINR", "one_blob", "HashINRJob", "train_hashinr"]
 
@@ -37,7 +41,7 @@ class Lerp:
     """Interpolate the training frames of an open dataset; ``predict(u)`` returns a frame in data units.
 
     Args:
-        ds: an open :class:`~hyperinr_core.data.Dataset`; frames are read lazily (two per 1-D query).
+        ds: an open :class:`~hyperinr_core.data.dataset.Dataset`; frames are read lazily (two per 1-D query).
         k_neighbours: frames blended in n-D.
     """
 
@@ -216,17 +220,13 @@ class HashINRJob:
 
 def train_hashinr(job: HashINRJob) -> TrainResult:
     """Train (or resume) a HashINR on the training frames of ``job.data``; budget and batch as HyperINR's."""
-    from .data import open_dataset
-    from .distill import (
-        check_outputs,
-        finish_outputs,
-        fit,
-        frame_sampler,
-        jsonable,
-        preset_for,
-        resolve_budget,
-    )
-    from .training import pick_device
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.device import pick_device
+    from hyperinr_core.train.budget import resolve_budget
+    from hyperinr_core.train.fit import FitRun, fit
+    from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
+    from hyperinr_core.train.presets import preset_for
+    from hyperinr_core.train.sampling import frame_sampler
 
     device = pick_device(job.device)
     preset = preset_for(job.preset, device)
@@ -260,7 +260,7 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
             "preset": preset.name,
         }
         sampler = frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
-        result = fit(
+        result = fit(FitRun(
             "hashinr",
             list(model.parameters()),
             model.query,
@@ -277,7 +277,7 @@ def train_hashinr(job: HashINRJob) -> TrainResult:
             job.checkpoint_every_s,
             job.checkpoint_every_steps,
             job.progress,
-        )
+        ))
         sampler.close()
     finish_outputs(result, model.save, out, ckpt)
     return result

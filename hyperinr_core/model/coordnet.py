@@ -5,7 +5,7 @@ resblocks of the last width, one decoder resblock, then a linear output. Values 
 its boundary: callers pass and receive [0, 1] values.
 
 Inputs are the normalized parameters followed by the coordinates, ``(u_1..u_D, x, y[, z])``. A trained
-teacher carries its :class:`~hyperinr_core.training.FieldInfo` (parameter names/bounds, value range) and is
+teacher carries its :class:`~hyperinr_core.train.loop.FieldInfo` (parameter names/bounds, value range) and is
 saved as a model file of kind ``"coordnet"``.
 """
 
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .errors import FileFormatError
-from .modelfile import read_model_file, write_model_file
-from .training import FieldInfo
+from hyperinr_core.errors import FileFormatError
+from hyperinr_core.model.field_info import FieldInfo
+from hyperinr_core.model.modelfile import read_model_file, write_model_file
 
 __all__ = ["CoordNetConfig", "CoordNet", "SineLayer", "ResSineBlock", "predict_grid"]
 
@@ -128,7 +128,7 @@ class CoordNet(nn.Module):
 
     def query(self, u: Tensor, x: Tensor) -> Tensor:
         """Values ``(B, M, C)`` at coordinates ``x (B, M, d)`` and normalized parameters ``u (B, D)``,
-        the same call shape as :meth:`HyperINR.forward <hyperinr_core.hyperinr.HyperINR.forward>`."""
+        the same call shape as :meth:`HyperINR.forward <hyperinr_core.model.hyperinr.HyperINR.forward>`."""
         b, m, _ = x.shape
         inp = torch.cat([u[:, None, :].to(x.dtype).expand(b, m, u.shape[-1]), x], dim=-1)
         return self(inp.reshape(b * m, -1)).view(b, m, -1)
@@ -146,7 +146,7 @@ class CoordNet(nn.Module):
 
     # -- files -------------------------------------------------------------------------------------------
     def model_file(self) -> tuple[str, dict, dict[str, np.ndarray]]:
-        """``(kind, config, arrays)`` for :func:`~hyperinr_core.modelfile.write_model_file`."""
+        """``(kind, config, arrays)`` for :func:`~hyperinr_core.model.modelfile.write_model_file`."""
         arrays = {k: v.detach().cpu().float().numpy() for k, v in self.state_dict().items()}
         return self.KIND, {"coordnet": self.cfg.to_dict(), "field": self.info.to_dict()}, arrays
 
@@ -177,7 +177,7 @@ def predict_grid(fn, info: FieldInfo, u, shape, device, chunk: int = 1 << 16) ->
     Shared by the teacher and the baselines. ``shape`` is (Z, Y, X) or (H, W) (the info's frame shape by
     default); returns normalized float32 values of shape (Z, Y, X) or (H, W, C).
     """
-    from .inr import grid_coordinates
+    from hyperinr_core.model.inr import grid_coordinates
 
     if shape is None:
         shape = info.frame_shape[:-1] if info.n_space_dims == 2 else info.frame_shape

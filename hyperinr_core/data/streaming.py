@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .data import open_dataset
+from hyperinr_core.data.dataset import open_dataset
 
 __all__ = ["FramePools", "ResidentFrames", "parse_size"]
 

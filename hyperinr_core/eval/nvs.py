@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HyperINRError
-from .fileio import atomic_path
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.fileio import atomic_path
 
 __all__ = [
     "ENCODERS_PER_TRAIN_VIEW",
@@ -47,7 +47,7 @@ DISTILL_SAMPLES_PER_TRAIN_VIEW = {"paper": 10.0, "cpu": 2.0, "tiny": 1.0}
 
 def nvs_encoder_positions(n: int, seed: int = 0) -> np.ndarray:
     """``(n, 2)`` encoder positions in the normalized view square: Bridson Poisson disk (paper, figure 4A)."""
-    from .positions import poisson_disk_positions
+    from hyperinr_core.model.positions import poisson_disk_positions
 
     return poisson_disk_positions(2, count=max(2, int(n)), seed=seed)
 
@@ -58,13 +58,13 @@ def nvs_distill_samples(n_train: int, preset: str) -> int:
 
 
 def image_lerp(ds: Any, k_neighbours: int = 8):
-    """The LERP baseline of an open image dataset as an :class:`~hyperinr_core.evaluate.Method`.
+    """The LERP baseline of an open image dataset as an :class:`~hyperinr_core.eval.evaluate.Method`.
 
     ``predict(u (2,) normalized) -> (H, W, C)`` data units: inverse-distance weights (p = 1) over the
     ``k_neighbours`` nearest training views (KD-tree); a training view returns its own image.
     """
-    from .baselines import Lerp
-    from .evaluate import Method
+    from hyperinr_core.eval.baselines import Lerp
+    from hyperinr_core.eval.evaluate import Method
 
     if ds.dim < 2:
         raise HyperINRError(f"{ds.path}: image LERP over view directions needs 2 parameters, got {ds.dim}")
@@ -75,7 +75,7 @@ def image_lerp(ds: Any, k_neighbours: int = 8):
 def model_k(path: str | os.PathLike, default: int = 8) -> int:
     """The KD-tree K of a HyperINR model file (``default`` for other model kinds), so LERP blends as many
     neighbours as the model does."""
-    from .modelfile import peek_kind, read_model_file
+    from hyperinr_core.model.modelfile import peek_kind, read_model_file
 
     path = os.fspath(path)
     if peek_kind(path) != "hyperinr":
@@ -162,7 +162,7 @@ class ViewScores:
 
 
 def view_scores(report: Any, model: str | None = None, base: str = "LERP") -> ViewScores:
-    """Per-view scores from an :class:`~hyperinr_core.evaluate.EvalReport`; ``model`` defaults to its first
+    """Per-view scores from an :class:`~hyperinr_core.eval.evaluate.EvalReport`; ``model`` defaults to its first
     method that is not ``base``."""
     names = list(report.methods)
     if base not in names:
@@ -199,11 +199,11 @@ def evaluate_views(
 ) -> tuple[Any, ViewScores]:
     """Score an NVS model and LERP (same K) at the held-out views of the open dataset ``ds``.
 
-    Returns the :class:`~hyperinr_core.evaluate.EvalReport` and its :class:`ViewScores`.
+    Returns the :class:`~hyperinr_core.eval.evaluate.EvalReport` and its :class:`ViewScores`.
     """
     import torch
 
-    from .evaluate import evaluate, load_method
+    from hyperinr_core.eval.evaluate import evaluate, load_method
 
     method = load_method(model_path, ds, torch.device(device))
     k = model_k(model_path)
@@ -240,7 +240,7 @@ def plot_view_differences(
         import matplotlib.pyplot as plt
         from matplotlib.colors import TwoSlopeNorm
     except ImportError:
-        raise HyperINRError("--plot needs matplotlib (pip install matplotlib)") from None
+        raise HyperINRError("plotting needs matplotlib (pip install matplotlib)") from None
     from scipy.stats import gaussian_kde
 
     test = scores.test()

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import HyperINRError
-from .fileio import atomic_path
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.fileio import atomic_path
 
 __all__ = ["Method", "load_method", "evaluate", "format_table", "write_json", "plot_psnr", "EvalReport"]
 
@@ -47,16 +47,16 @@ def load_method(
     ``compile`` decodes HyperINR grids through ``torch.compile`` (``FastINREvaluator``); it pays off
     for long evaluations only (compilation takes tens of seconds on a small CPU).
     """
-    from .modelfile import peek_kind
-    from .training import FieldInfo
+    from hyperinr_core.model.field_info import FieldInfo
+    from hyperinr_core.model.modelfile import peek_kind
 
     path = os.fspath(path)
     kind = peek_kind(path)
     shape = tuple(ds.frame_shape)
     space = shape[:-1] if ds.is_image else shape
     if kind == "hyperinr":
-        from .fast import FastINREvaluator
-        from .hyperinr import HyperINR
+        from hyperinr_core.model.fast import FastINREvaluator
+        from hyperinr_core.model.hyperinr import HyperINR
 
         model = HyperINR.load(path, device)
         cfg = model.cfg
@@ -79,11 +79,11 @@ def load_method(
         return Method(name or "HyperINR", predict, path)
     if kind in ("hashinr", "coordnet"):
         if kind == "hashinr":
-            from .baselines import HashINR
+            from hyperinr_core.eval.baselines import HashINR
 
             model = HashINR.load(path, device)
         else:
-            from .teacher import CoordNet
+            from hyperinr_core.model.coordnet import CoordNet
 
             model = CoordNet.load(path, device)
         model.eval()
@@ -144,7 +144,7 @@ def evaluate(
     """Score every method at ``frames`` (default: the held-out frames) of the open dataset ``ds``."""
     from tqdm.auto import tqdm
 
-    from .metrics import psnr, ssim
+    from hyperinr_core.eval.metrics import psnr, ssim
 
     if frames is None:
         frames = ds.test_indices
@@ -232,7 +232,7 @@ def plot_psnr(report: EvalReport, path: str | os.PathLike, train_params: np.ndar
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise HyperINRError("--plot needs matplotlib (pip install matplotlib)") from None
+        raise HyperINRError("plotting needs matplotlib (pip install matplotlib)") from None
     x = np.array([r["params"][0] for r in report.rows])
     order = np.argsort(x, kind="stable")
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)

@@ -121,3 +121,25 @@ def inside_hull(points: np.ndarray, hull_points: np.ndarray) -> np.ndarray:
     if len(pts) == 0:
         return np.zeros(0, dtype=bool)
     return Delaunay(np.atleast_2d(hull_points)).find_simplex(pts, tol=1e-9) >= 0
+
+
+def encoder_positions(
+    n_param_dims: int, n: int, train_u: np.ndarray | None = None, seed: int = 0
+) -> np.ndarray:
+    """Encoder positions ``(N, D)``: uniform in 1-D; in n-D a quarter Poisson disk and three quarters
+    Gaussian kernels around the training parameters (the paper's best DGS layout, section 5.4)."""
+    from hyperinr_core.model.positions import (
+        gaussian_kernel_positions,
+        poisson_disk_positions,
+        uniform_positions,
+        union_positions,
+    )
+
+    if n_param_dims == 1:
+        return uniform_positions(max(2, n))
+    pd = poisson_disk_positions(n_param_dims, count=max(2, n // 4), seed=seed)
+    if train_u is None or len(train_u) == 0:
+        return poisson_disk_positions(n_param_dims, count=max(2, n), seed=seed)
+    per = max(1, (n - len(pd)) // len(train_u))
+    sigma = 0.5 * (1.0 / max(n, 1)) ** (1.0 / n_param_dims)
+    return union_positions(pd, gaussian_kernel_positions(train_u, per, sigma, seed=seed + 2))

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from .errors import FileFormatError
-from .fileio import atomic_path
-from .h5safe import check_dataset_type, read_attr
+from hyperinr_core.errors import FileFormatError
+from hyperinr_core.fileio import atomic_path
+from hyperinr_core.h5safe import check_dataset_type, read_attr
 
 __all__ = [
     "FORMAT", "VERSION", "ModelFile", "write_model_file", "read_model_file", "read_model_config", "peek_kind",

@@ -22,9 +22,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from .encoding import HashGridConfig, corner_indices_and_weights, DeviceTables
-from .inr import INR
-from .mlp import MLPConfig, mlp_forward
+from hyperinr_core.model.encoding import DeviceTables, HashGridConfig, corner_indices_and_weights
+from hyperinr_core.model.inr import INR
+from hyperinr_core.model.mlp import MLPConfig, mlp_forward
 
 __all__ = ["FastINREvaluator", "shared_evaluator", "compile_threads", "join_compile_threads"]
 
@@ -57,7 +57,7 @@ class FastINREvaluator:
                        enc_cfg.n_output_dims)
         self._tcnn = None
         if self.device.type == "cuda":
-            from .backends import tcnn_inr_module
+            from hyperinr_core.model.backends import tcnn_inr_module
 
             self._tcnn = tcnn_inr_module(enc_cfg, mlp_cfg, self.device)
         # (function, compiled?) swapped as one tuple: no call mixes the compiled function with eager padding.
@@ -146,7 +146,7 @@ class FastINREvaluator:
 
     def sample_grid(self, inr: INR, resolution, out: Tensor | None = None) -> Tensor:
         """Like :meth:`INR.sample_grid` (node-centred), through the fast path."""
-        from .inr import grid_coordinates
+        from hyperinr_core.model.inr import grid_coordinates
 
         d = self.enc_cfg.n_input_dims
         shape = (int(resolution),) * d if isinstance(resolution, int) else tuple(resolution)

@@ -23,9 +23,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import FileFormatError, HyperINRError
-from .fileio import atomic_path
-from .h5safe import check_dataset_type, read_attr, read_attrs
+from hyperinr_core.errors import FileFormatError, HyperINRError
+from hyperinr_core.fileio import atomic_path
+from hyperinr_core.h5safe import check_dataset_type, read_attr, read_attrs
 
 __all__ = ["FORMAT", "VERSION", "TASKS", "IMAGE_TASKS", "Dataset", "open_dataset", "write_dataset"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .encoding import HashGridConfig
-from .mlp import MLPConfig
+from hyperinr_core.model.encoding import HashGridConfig
+from hyperinr_core.model.mlp import MLPConfig
 
 __all__ = ["tcnn_available", "tcnn_inr_module"]
 

@@ -3,7 +3,7 @@
 For a parameter θ the hypernetwork interpolates the encoders' parameter vectors (1-D: the bracketing pair,
 linearly; D > 1: the K nearest by KD-tree with inverse-distance weights, p = 1; an exact hit returns that
 encoder) and pairs the result with the shared MLP. :meth:`HyperINR.generate` does it without allocating,
-into a preallocated buffer; :meth:`HyperINR.encoder_params_at` + :func:`~hyperinr_core.inr.evaluate_inr`
+into a preallocated buffer; :meth:`HyperINR.encoder_params_at` + :func:`~hyperinr_core.model.inr.evaluate_inr`
 are the same interpolation in differentiable form, for training.
 """
 
@@ -18,10 +18,10 @@ import torch
 from scipy.spatial import KDTree
 from torch import Tensor, nn
 
-from .encoding import HashGridConfig
-from .inr import INR, evaluate_inr
-from .mlp import MLPConfig, SharedMLP
-from .modelfile import read_model_file, write_model_file
+from hyperinr_core.model.encoding import HashGridConfig
+from hyperinr_core.model.inr import INR, evaluate_inr
+from hyperinr_core.model.mlp import MLPConfig, SharedMLP
+from hyperinr_core.model.modelfile import read_model_file, write_model_file
 
 __all__ = ["HyperINRConfig", "HyperINR"]
 
@@ -242,16 +242,12 @@ class HyperINR(nn.Module):
     # -- files -----------------------------------------------------------------------------------------
     KIND = "hyperinr"
 
-    def save(self, path: str | os.PathLike, encoder_dtype: str = "float32") -> None:
-        """Write the model atomically as an HDF5 model file.
-
-        ``encoder_dtype="float16"`` halves the file (the encoders are almost all of it) at a relative error of
-        about 5e-4 per parameter; loading always gives float32.
-        """
+    def model_file(self, encoder_dtype: str = "float32") -> tuple[str, dict, dict[str, np.ndarray]]:
+        """``(kind, config, arrays)``: what :meth:`save` and training checkpoints write
+        (:func:`~hyperinr_core.model.modelfile.write_model_file`)."""
         if encoder_dtype not in ("float32", "float16"):
             raise ValueError(f"encoder_dtype must be float32 or float16, got {encoder_dtype!r}")
-        write_model_file(
-            path,
+        return (
             self.KIND,
             self.cfg.to_dict(),
             {
@@ -261,10 +257,18 @@ class HyperINR(nn.Module):
             },
         )
 
+    def save(self, path: str | os.PathLike, encoder_dtype: str = "float32") -> None:
+        """Write the model atomically as an HDF5 model file.
+
+        ``encoder_dtype="float16"`` halves the file (the encoders are almost all of it) at a relative error of
+        about 5e-4 per parameter; loading always gives float32.
+        """
+        write_model_file(path, *self.model_file(encoder_dtype))
+
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> HyperINR:
         """Load a model file written by :meth:`save`; malformed files raise ``FileFormatError``."""
-        from .errors import FileFormatError
+        from hyperinr_core.errors import FileFormatError
 
         mf = read_model_file(path, kind=cls.KIND)
         try:

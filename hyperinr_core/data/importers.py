@@ -1,7 +1,7 @@
 """Importers: user data (NumPy stacks, raw binaries, HDF5 of another layout) -> a dataset file.
 
 Every source is first opened as a :class:`FrameSource` (shapes and parameters only, no frame data), then its
-frames stream one at a time into :func:`hyperinr_core.data.write_dataset`, so a series larger than memory
+frames stream one at a time into :func:`hyperinr_core.data.dataset.write_dataset`, so a series larger than memory
 imports in bounded memory (except a stacked ``.npz`` array, which NumPy can only load whole).
 
 Input kinds:
@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import IMAGE_TASKS, TASKS, write_dataset
-from .errors import FileFormatError, HyperINRError
+from hyperinr_core.data.dataset import IMAGE_TASKS, TASKS, write_dataset
+from hyperinr_core.errors import FileFormatError, HyperINRError
 
 __all__ = ["FrameSource", "ImportOptions", "detect_kind", "open_source", "import_dataset", "KINDS"]
 
@@ -281,7 +281,7 @@ def _find_sidecar(f: Path, explicit: str | None) -> Path:
     for cand in (f.with_name(f.name + ".json"), f.with_suffix(".json")):
         if cand.exists():
             return cand
-    raise FileFormatError(f, f"no JSON sidecar found ({f.name}.json or {f.stem}.json); pass --sidecar")
+    raise FileFormatError(f, f"no JSON sidecar found ({f.name}.json or {f.stem}.json); name one ({{sidecar}})", sidecar="sidecar=PATH")
 
 
 def _read_sidecar(path: Path, is_image: bool) -> dict:
@@ -368,7 +368,7 @@ def _hdf5_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_im
     import h5py
 
     if not opts.dataset:
-        raise HyperINRError("importing HDF5 needs the dataset path inside the file (--dataset)")
+        raise HyperINRError("importing HDF5 needs the dataset path inside the file ({dataset})", dataset="dataset=PATH")
     files = _expand(inputs, _HDF5_SUFFIXES)
     handles: list[h5py.File] = []
     parts, params = [], []
@@ -463,7 +463,7 @@ def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
             elif suffixes & _RAW_SUFFIXES:
                 kinds.add("raw")
             else:
-                raise FileFormatError(p, "folder holds no .npy, HDF5 or raw files; pass --kind")
+                raise FileFormatError(p, "folder holds no .npy, HDF5 or raw files; name their kind ({kind})", kind="kind=KIND")
             continue
         s = p.suffix.lower()
         kinds.add(
@@ -526,7 +526,7 @@ def import_dataset(
     if opts.task not in TASKS:
         raise HyperINRError(f"task must be one of {', '.join(TASKS)}, got {opts.task!r}")
     if out.exists() and not overwrite:
-        raise HyperINRError(f"{out}: output exists; choose another name or pass --force")
+        raise HyperINRError(f"{out}: output exists; choose another name or overwrite it ({{force}})", force="force=True")
     ins = [Path(i) for i in inputs]
     if any(i.exists() and out.exists() and i.resolve() == out.resolve() for i in ins):
         raise HyperINRError(f"{out}: output would replace an input")
