@@ -28,7 +28,7 @@ def _dataset(path: Path, n_train: int, side: int) -> int:
     """A moving blob over t in [0, 1]: ``n_train`` training frames of ``side^3`` (and as many held out)."""
     import numpy as np
 
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
 
     n = 2 * n_train
     g = np.linspace(0, 1, side, dtype=np.float32)

@@ -209,7 +209,7 @@ def write_view_dataset(
     """
     import json
 
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
 
     cfg = cfg or ViewConfig()
     light = light or Light()

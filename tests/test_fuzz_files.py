@@ -127,7 +127,7 @@ def cli_bundle(path):
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
 
     d = tmp_path_factory.mktemp("fuzz_data")
     rng = np.random.default_rng(0)

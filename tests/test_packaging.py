@@ -4,6 +4,7 @@ package of the repository (and its data), and not bench/ (docs/ARCHITECTURE.md, 
 from __future__ import annotations
 
 import configparser
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -43,6 +44,8 @@ def test_every_package_folder_is_listed_under_a_hyperinr_name():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
+    src = tmp_path_factory.mktemp("src") / "hyperinr-explorer"  # setuptools builds in the source tree
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", "__pycache__"))
     r = subprocess.run(
         [
             sys.executable,
@@ -54,7 +57,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
             "-q",
             "-w",
             str(out),
-            str(ROOT),
+            str(src),
         ],
         capture_output=True,
         text=True,

@@ -1,15 +1,37 @@
-"""``hyperinr bench NAME``: run a benchmark from bench/ and print its JSON."""
+"""``hyperinr bench NAME``: run a benchmark from bench/ and print its JSON.
+
+bench/ lives in the repository and is not installed (docs/ARCHITECTURE.md, "Installed names"): the command
+finds it beside the app's folder in a checkout (an editable install) or in the working directory.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import importlib.util
+import sys
+from pathlib import Path
 
 BENCHES = ("generation", "inference", "render", "interactive", "latency", "train", "teachers")
 
 
+def checkout_root() -> Path | None:
+    """The repository holding bench/: the parent of the app's folder (editable install), or the working
+    directory; None for an installed copy without a checkout."""
+    import hyperinr_app
+
+    for root in (Path(hyperinr_app.__file__).resolve().parents[1], Path.cwd()):
+        if (root / "bench" / "__init__.py").is_file():
+            return root
+    return None
+
+
 def _available() -> list[str]:
+    root = checkout_root()
+    if root is None:
+        return []
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     found = []
     for name in BENCHES:
         try:
@@ -33,11 +55,19 @@ def run(args: argparse.Namespace) -> int:
 
     available = _available()
     if args.name is None or (args.help and args.name is None):
-        print("usage: hyperinr bench NAME [options]\n\nbenchmarks: " + ", ".join(available))
+        print(
+            "usage: hyperinr bench NAME [options]\n\nbenchmarks: "
+            + (", ".join(available) or "none (bench/ is in the repository, not installed)")
+        )
         return 0
     if args.name not in available:
         from hyperinr_core.errors import HyperINRError
 
+        if not available:
+            raise HyperINRError(
+                "benchmarks run from a checkout of the repository (bench/ is not installed): clone it, "
+                "install it with ./run.sh setup and run hyperinr bench there"
+            )
         raise HyperINRError(f"unknown benchmark {args.name!r}; available: {', '.join(available)}")
     mod = importlib.import_module(f"bench.{args.name}")
     return mod.main((["--help"] if args.help else []) + list(args.rest))

@@ -283,7 +283,7 @@ def run_tgv(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.data.tgv import TGVConfig, simulate_tgv
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output

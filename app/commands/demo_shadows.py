@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
     from tqdm import tqdm
 
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
 
@@ -270,7 +270,7 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
     from hyperinr_renderer.shadows import shadow_volume
     from tqdm import tqdm
 
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.model.hyperinr import HyperINR
 

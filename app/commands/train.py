@@ -18,8 +18,18 @@ GPUs, gloo on CPUs): the batch is split across processes, rank 0 prints and writ
 from __future__ import annotations
 
 import argparse
-import os
 import time
+
+from hyperinr_app.commands.train_jobs import (
+    check_budget,
+    distill_job,
+    distributed_command,
+    is_rank0,
+    memory_options,
+    report,
+    size_arg,
+    teacher_job,
+)
 
 
 def _common(
@@ -63,7 +73,7 @@ def _common(
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--memory-budget",
-        type=_size,
+        type=size_arg,
         default=None,
         metavar="SIZE",
         help="memory for training frames (and distillation-set samples) per process, e.g. 512M, 16G; "
@@ -77,61 +87,6 @@ def _common(
         help="when streaming: batches drawn from each pool of frames before the next pool (read in "
         "the background meanwhile) takes over (default 200)",
     )
-
-
-def _size(text: str) -> int:
-    from hyperinr_core.data.streaming import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _memory(args) -> dict:
-    from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.train.budget import DEFAULT_MEMORY_BUDGET
-
-    if args.refresh_every < 1:
-        raise HyperINRError(f"--refresh-every must be >= 1, got {args.refresh_every}")
-    budget = DEFAULT_MEMORY_BUDGET if args.memory_budget is None else args.memory_budget
-    return {"memory_budget": budget, "refresh_every": args.refresh_every}
-
-
-def _rank0(args: argparse.Namespace) -> bool:
-    """True on the process that prints (rank 0 under torchrun); the others run quietly."""
-    from hyperinr_core.train.distributed import env_rank
-
-    if env_rank() != 0:
-        args.quiet = True
-        return False
-    return True
-
-
-def _distributed(run):
-    """Run a command; leave the process group (if training joined one) when it ends."""
-
-    def wrapped(args: argparse.Namespace) -> int:
-        from hyperinr_core.errors import FileFormatError
-        from hyperinr_core.fileio import prepare_output
-        from hyperinr_core.train.distributed import shutdown
-
-        try:
-            prepare_output(args.out)  # before hours of training, not at the first checkpoint
-            return run(args)
-        except FileFormatError as exc:
-            if getattr(args, "resume", False) and ".ckpt." in os.path.basename(exc.path):
-                raise FileFormatError(
-                    exc.path, f"{exc.problem}; to recover, delete this checkpoint to start afresh, or run "
-                    "without --resume (the training then starts over and replaces it)"
-                ) from None
-            raise
-        finally:
-            shutdown()
-
-    wrapped.__name__ = run.__name__
-    wrapped.__doc__ = run.__doc__
-    return wrapped
 
 
 def _distill_opts(p: argparse.ArgumentParser) -> None:
@@ -229,102 +184,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-def _check_budget(args: argparse.Namespace) -> None:
-    from hyperinr_core.device import configure_threads
-    from hyperinr_core.train.budget import Budget
-
-    n = configure_threads(args.threads)
-    if not args.quiet and args.threads is None and (args.device in (None, "cpu", "auto")):
-        print(f"using {n} CPU thread(s) (--threads to change)")
-    for s, m in (
-        (args.steps, args.minutes),
-        (getattr(args, "teacher_steps", None), getattr(args, "teacher_minutes", None)),
-    ):
-        if s is not None or m is not None:
-            Budget(s, m)  # validates
-
-
-def _teacher_job(args, out: str, steps, minutes):
-    from hyperinr_core.train.coordnet_teacher import TeacherJob
-
-    return TeacherJob(
-        data=args.data,
-        out=out,
-        preset=args.preset,
-        steps=steps,
-        minutes=minutes,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        force=args.force,
-        checkpoint_every_s=60.0 * args.checkpoint_every,
-        progress=not args.quiet,
-        **_memory(args),
-    )
-
-
-def _distill_job(args, teacher, steps, minutes, resume=None):
-    from hyperinr_core.train.distill import DistillJob
-
-    return DistillJob(
-        data=args.data,
-        out=args.out,
-        teacher=teacher,
-        preset=args.preset,
-        steps=steps,
-        minutes=minutes,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume if resume is None else resume,
-        force=args.force,
-        n_encoders=args.encoders,
-        distill_samples=args.distill_samples,
-        distill_set=args.distill_set,
-        on_demand=args.on_demand,
-        compile=args.compile,
-        checkpoint_every_s=60.0 * args.checkpoint_every,
-        progress=not args.quiet,
-        **_memory(args),
-    )
-
-
-def _report(what: str, out: str, result, t0: float) -> None:
-    from hyperinr_core.train.distributed import env_rank
-
-    if env_rank() != 0:
-        return
-    print(
-        f"{what}: {result.step} steps, {result.seconds / 60:.1f} min training, "
-        f"final loss {result.final_loss:.4g}"
-        f" -> {out}  (wall {(time.perf_counter() - t0) / 60:.1f} min)"
-    )
-
-
-@_distributed
+@distributed_command
 def run_train_teacher(args: argparse.Namespace) -> int:
     from hyperinr_core.train.coordnet_teacher import train_teacher
 
-    _rank0(args)
-    _check_budget(args)
+    is_rank0(args)
+    check_budget(args)
     t0 = time.perf_counter()
-    result = train_teacher(_teacher_job(args, args.out, args.steps, args.minutes))
-    _report("teacher", args.out, result, t0)
+    result = train_teacher(teacher_job(args, args.out, args.steps, args.minutes))
+    report("teacher", args.out, result, t0)
     return 0
 
 
-@_distributed
+@distributed_command
 def run_distill(args: argparse.Namespace) -> int:
     from hyperinr_core.train.distill import distill
 
-    _rank0(args)
-    _check_budget(args)
+    is_rank0(args)
+    check_budget(args)
     t0 = time.perf_counter()
-    result = distill(_distill_job(args, None if args.direct else args.teacher, args.steps, args.minutes))
-    _report("direct training" if args.direct else "distillation", args.out, result, t0)
+    result = distill(distill_job(args, None if args.direct else args.teacher, args.steps, args.minutes))
+    report("direct training" if args.direct else "distillation", args.out, result, t0)
     return 0
 
 
-@_distributed
+@distributed_command
 def run_train(args: argparse.Namespace) -> int:
     import os
 
@@ -335,8 +219,8 @@ def run_train(args: argparse.Namespace) -> int:
     from hyperinr_core.train.distill import distill
     from hyperinr_core.train.presets import preset_for
 
-    main = _rank0(args)
-    _check_budget(args)
+    main = is_rank0(args)
+    check_budget(args)
     t0 = time.perf_counter()
     if args.baseline == "hashinr":
         from hyperinr_core.eval.baselines import HashINRJob, train_hashinr
@@ -357,14 +241,14 @@ def run_train(args: argparse.Namespace) -> int:
                 compile=args.compile,
                 checkpoint_every_s=60.0 * args.checkpoint_every,
                 progress=not args.quiet,
-                **_memory(args),
+                **memory_options(args),
             )
         )
-        _report("hashinr", args.out, result, t0)
+        report("hashinr", args.out, result, t0)
         return 0
     if args.direct:
-        result = distill(_distill_job(args, None, args.steps, args.minutes))
-        _report("direct training", args.out, result, t0)
+        result = distill(distill_job(args, None, args.steps, args.minutes))
+        report("direct training", args.out, result, t0)
         return 0
     if args.teacher != "coordnet":
         return _run_pipeline(args, t0)
@@ -398,20 +282,20 @@ def run_train(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"teacher: reusing {teacher_out}")
     else:
-        job = _teacher_job(args, teacher_out, t_steps, t_minutes)
+        job = teacher_job(args, teacher_out, t_steps, t_minutes)
         job.resume = args.resume and teacher_ckpt.exists()
         job.force = True if job.resume else args.force
         result = train_teacher(job)
-        _report("teacher", teacher_out, result, t0)
+        report("teacher", teacher_out, result, t0)
 
     d_steps, d_minutes = args.steps, args.minutes
-    job = _distill_job(
+    job = distill_job(
         args, teacher_out, d_steps, d_minutes, resume=args.resume and checkpoint_path(out).exists()
     )
     if total is not None and args.steps is None:
         job.deadline = time.time() + 60.0 * total - (time.perf_counter() - t0)
     result = distill(job)
-    _report("distillation", out, result, t0)
+    report("distillation", out, result, t0)
     if main:
         print(
             f"done in {(time.perf_counter() - t0) / 60:.1f} min; evaluate with:\n"
@@ -456,10 +340,10 @@ def _run_pipeline(args: argparse.Namespace, t0: float) -> int:
         compile=args.compile,
         checkpoint_every_s=60.0 * args.checkpoint_every,
         progress=not args.quiet,
-        memory_budget=_memory(args)["memory_budget"],
+        memory_budget=memory_options(args)["memory_budget"],
     )
     res = run_pipeline(job, say=print)
-    _report(
+    report(
         f"HyperINR ({res.teacher} teacher)" if res.teacher != "none" else "HyperINR (no teacher)",
         args.out,
         res.result,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hyperinr_core.data.dataset import write_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.field_info import FieldInfo
 from hyperinr_core.train.teachers import TEACHER_KINDS, LerpTeacher, ModelTeacher, Teacher

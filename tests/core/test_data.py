@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 

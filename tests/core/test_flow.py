@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.eval.baselines import Lerp
 from hyperinr_core.train.flow import FlowConfig, FlowTeacher

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.eval.evaluate import Method, evaluate
 from hyperinr_core.eval.nvs import (

@@ -10,7 +10,8 @@ import pytest
 import torch
 from hyperinr_app.cli import main
 
-from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.data.streaming import FramePools, parse_size
 from hyperinr_core.model.coordnet import CoordNet
 from hyperinr_core.model.field_info import FieldInfo

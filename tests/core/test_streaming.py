@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from hyperinr_core.data.dataset import write_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.data.streaming import ResidentFrames
 
 

@@ -210,7 +210,7 @@ def test_coordnet_teacher_moves_toward_a_field_that_does_not_change():
 
 def _moving_blob(path, n=9, side=24, step=1.5):
     """A Gaussian blob translating along x by ``step`` voxels per frame; every other frame trains."""
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
 
     g = np.arange(side, dtype=np.float32)
     z, y, x = np.meshgrid(g, g, g, indexing="ij")

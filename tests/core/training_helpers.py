@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hyperinr_core.data.dataset import write_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 
 
 def tiny_series(path, n_frames: int = 9, shape=(6, 7, 8), stride: int = 2, seed: int = 0) -> str:

@@ -28,7 +28,7 @@ def model_path(tmp_path_factory):
 def data_path(tmp_path_factory):
     from hyperinr_renderer import scenes
 
-    from hyperinr_core.data.dataset import write_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.model.inr import grid_coordinates
 
     vol = scenes.blobs(width=0.12)(grid_coordinates((17, 17, 17))).view(17, 17, 17).numpy()

@@ -5,7 +5,8 @@ import pytest
 from hyperinr_app.cli import main
 from hyperinr_app.commands.demo_shadows import light_samples
 
-from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from hyperinr_renderer.views import (
     write_view_dataset,
 )
 
-from hyperinr_core.data.dataset import open_dataset, write_dataset
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.model.inr import grid_coordinates
 
 
