@@ -162,7 +162,7 @@ def _schedule_screenshot(win, qapp, args: argparse.Namespace, finish) -> None:
                 if not win.grab_window().save(str(tmp), "PNG"):
                     raise HyperINRError(f"{out}: could not encode the PNG")
         except HyperINRError as exc:
-            win.report_error("Cannot save the screenshot", exc)
+            win.show_error("Cannot save the screenshot", exc)
             return
         print(f"wrote {out} ({win.canvas.spp} spp)")
         finish(0)
