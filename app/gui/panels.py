@@ -47,7 +47,9 @@ class ParamPanel(QWidget):
         session.params_changed.connect(self.follow)
 
     def show_message(self, text: str) -> None:
-        self.message.setText(text)
+        """A note in place of the sliders (until a model opens)."""
+        if self.message is not None:
+            self.message.setText(text)
 
     def _clear(self) -> None:
         self.play_timer.stop()
