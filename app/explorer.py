@@ -109,24 +109,25 @@ def run(args: argparse.Namespace) -> int:
         from hyperinr_app.gui.main_window import MainWindow
 
         win = MainWindow(restore_session=not scripted)
-        win.compile_decoder = not scripted  # one image needs no compiler (and no compile thread at exit)
+        session = win.session
+        session.compile_decoder = not scripted  # one image needs no compiler (and no compile thread at exit)
         if scripted:
             def fail(title: str, msg: str) -> None:
                 print(f"hyperinr-explorer: error: {title}: {msg}", file=sys.stderr)
                 finish(EXIT_ERROR)
 
-            win.report_error = fail
+            win.set_error_handler(fail)
         if light:
-            win._set_light(azimuth=light[0], polar=light[1])
+            session.set_light(azimuth=light[0], polar=light[1])
         if target is None:
-            win.param_message.setText(
+            win.param_panel.show_message(
                 "No demo bundle in this installation: build it with `hyperinr demo build`, "
                 "or open a model (File > Open)."
             )
-        win.initial_params.update(params)
+        session.initial_params.update(params)
         if getattr(args, "shadow", None):
-            win.shadow_explicit = True
-            win.shadow_combo.setCurrentText(args.shadow)
+            session.shadow_explicit = True
+            session.set_shadow_mode(args.shadow)
         win.show()
         if target is not None:
             win.open_path(target)
@@ -161,14 +162,14 @@ def _schedule_screenshot(win, qapp, args: argparse.Namespace, finish) -> None:
                 if not win.grab_window().save(str(tmp), "PNG"):
                     raise HyperINRError(f"{out}: could not encode the PNG")
         except HyperINRError as exc:
-            win.report_error("Cannot save the screenshot", exc)
+            win.show_error("Cannot save the screenshot", exc)
             return
         print(f"wrote {out} ({win.canvas.spp} spp)")
         finish(0)
 
     def refined(event):
         # After the first full frame, wait for the requested samples per pixel at rest, then save once.
-        if not shot and not win._pending_first and not event.interactive and event.spp >= want:
+        if not shot and not win.session.pending_first and not event.interactive and event.spp >= want:
             shot.append(True)
             QTimer.singleShot(100, shoot)
 

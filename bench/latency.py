@@ -68,7 +68,7 @@ def run(bundle: str | None, seconds: float, drag_ms: int, surface: str = "window
         time.sleep(0.005)
     startup["compiled_s"] = time.perf_counter() - t_open
     win.result_ready.disconnect(on_result)
-    slider = next(iter(win.sliders.values()))
+    slider = next(iter(win.param_panel.sliders.values()))
     shown = []
     win.result_ready.connect(lambda r: shown.append(r.resolution))
     lateness, last = [], [time.perf_counter()]

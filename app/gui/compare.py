@@ -17,10 +17,14 @@ def _to_pixmap(a: np.ndarray, size: int = 192) -> QPixmap:
 
 
 class CompareDock(QDockWidget):
-    def __init__(self, window, path, n_frames: int):
-        super().__init__(f"Compare: {path}", window)
+    """Compares against the session's model; ``submit(fn, on_done, on_error)`` runs the work off the GUI
+    thread, ``show_error(title, exc)`` reports a failure."""
+
+    def __init__(self, session, path, n_frames: int, submit, show_error, parent=None):
+        super().__init__(f"Compare: {path}", parent)
         self.setObjectName("Compare")
-        self.window_, self.path = window, str(path)
+        self.session, self.path = session, str(path)
+        self.submit, self.show_error = submit, show_error
         w = QWidget()
         grid = QGridLayout(w)
         self.frame = QSpinBox()
@@ -44,7 +48,7 @@ class CompareDock(QDockWidget):
         self.refresh(0)
 
     def refresh(self, i: int) -> None:
-        model, path = self.window_.model, self.path
+        model, path = self.session.model, self.path
 
         def work():
             from hyperinr_renderer.decode import Decoder
@@ -72,4 +76,4 @@ class CompareDock(QDockWidget):
                 f"θ = {np.round(theta, 3).tolist()} ({kind}) · PSNR HyperINR {p1:.2f} dB · LERP {p2:.2f} dB"
             )
 
-        self.window_.tasks.submit(work, done, lambda exc: self.window_.show_error("Comparison failed", exc))
+        self.submit(work, done, lambda exc: self.show_error("Comparison failed", exc))

@@ -87,7 +87,7 @@ def run_with_progress(window, title: str, fn, on_done) -> QProgressDialog:
     started = time.perf_counter()
     window.tasks.submit(lambda: fn(progress, cancelled.is_set), done, failed)
     dlg.show()
-    window.export_progress = dlg  # tests reach the dialog here
+    window.set_export_progress(dlg)  # Ctrl-C cancels it; tests reach it as window.export_progress
     return dlg
 
 
@@ -160,7 +160,7 @@ class ExportAnimationDialog(_ExportDialog):
             window, "Export animation", "animation.mp4", "MP4 (*.mp4);;PNG folder (*)", 640, 480, 8
         )
         self.kind = QComboBox()
-        names = list(window.model.cfg.param_names)
+        names = list(window.session.model.cfg.param_names)
         self.kind.addItems(
             [f"parameter {n}" for n in names] + ["light azimuth", "light polar", "camera orbit"]
         )
@@ -185,7 +185,7 @@ class ExportAnimationDialog(_ExportDialog):
         self._buttons()
 
     def _defaults(self, i: int) -> None:
-        cfg = self.window_.model.cfg
+        cfg = self.window_.session.model.cfg
         n = len(cfg.param_names)
         if i < n:
             self.start_.setValue(cfg.param_lo[i])
@@ -197,14 +197,14 @@ class ExportAnimationDialog(_ExportDialog):
             self.start_.setValue(10.0)
             self.stop_.setValue(80.0)
         else:
-            az = self.window_.canvas.camera.azimuth
+            az = self.window_.export_scene().camera.azimuth
             self.start_.setValue(az)
             self.stop_.setValue(az + 360.0)
 
     def sweep(self):
         from hyperinr_app.export import Sweep
 
-        names = list(self.window_.model.cfg.param_names)
+        names = list(self.window_.session.model.cfg.param_names)
         i = self.kind.currentIndex()
         kind, name = (
             ("param", names[i]) if i < len(names) else (["azimuth", "polar", "orbit"][i - len(names)], "")

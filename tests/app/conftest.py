@@ -65,7 +65,8 @@ def window(qtbot, bundle, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: shown.append((title, text)))
     threads_before = {t.ident for t in threading.enumerate()}
-    from hyperinr_app.gui.main_window import MainWindow, settings
+    from hyperinr_app.gui.main_window import MainWindow
+    from hyperinr_app.gui.persist import settings
 
     settings().clear()  # every test starts from a fresh session (recent files, transfer functions, layout)
 
@@ -82,9 +83,10 @@ def window(qtbot, bundle, monkeypatch):
     except BaseException as exc:
         c = win.canvas
         state = (
-            f"errors={win.errors} dialogs={shown} model={win.model is not None} "
-            f"worker_alive={win.worker is not None and win.worker.alive} stats={win._stats} "
-            f"shown_final={win._shown_final} spp={c.spp} interactive={c.interactive} "
+            f"errors={win.errors} dialogs={shown} model={win.session.model is not None} "
+            f"worker_alive={win.session.worker is not None and win.session.worker.alive} "
+            f"stats={win.session.stats} "
+            f"shown_final={win.session.shown_final} spp={c.spp} interactive={c.interactive} "
             f"tasks={win.tasks.running} visible={win.isVisible()} "
             f"rest_timer={c._rest_timer.running} since_change={time.perf_counter() - c._last_change:.1f}s"
         )
@@ -97,9 +99,9 @@ def window(qtbot, bundle, monkeypatch):
     # torch.compile warm-up threads belong to the shared evaluator cache, not to the window: may outlive it.
     from hyperinr_core.model.fast import compile_threads
 
-    assert win.worker is None
+    assert win.session.worker is None
     assert win.tasks.running == 0
-    assert not win._play.isActive()
+    assert not win.param_panel.play_timer.isActive()
     shared = {t.ident for t in compile_threads()}
     leaked = [
         t

@@ -16,9 +16,9 @@ def wait_final(qtbot, win):
 
 
 def test_window_opens_on_the_bundle(qtbot, window):
-    assert list(window.sliders) == ["t"]
+    assert list(window.param_panel.sliders) == ["t"]
     assert window.windowTitle().endswith("test")
-    assert window.field_unavailable_reason() is None  # the shadow model matches the bundle's TF
+    assert window.session.field_unavailable_reason() is None  # the shadow model matches the bundle's TF
     # the status line is refreshed at most 5 times a second
     qtbot.waitUntil(lambda: "generate" in window.status_label.text() and "spp" in window.status_label.text(),
                     timeout=2000)
@@ -28,16 +28,17 @@ def test_window_opens_on_the_bundle(qtbot, window):
 def test_timestep_slider_changes_the_image(qtbot, window):
     before = snapshot(window)
     with qtbot.waitSignal(window.result_ready, timeout=30000, check_params_cb=lambda r: r.final):
-        window.sliders["t"].setValue(7.5)
+        window.param_panel.sliders["t"].setValue(7.5)
     assert np.abs(snapshot(window) - before).mean() > 0.5
 
 
 def test_moving_the_light_changes_the_shadowed_image(qtbot, window):
-    assert window.shadow_combo.currentText() == "field"  # the default: the shadow model matches the TF
+    # the default: the shadow model matches the TF
+    assert window.light_panel.shadow_combo.currentText() == "field"
     before = snapshot(window)
     with qtbot.waitSignal(window.result_ready, timeout=30000, check_params_cb=lambda r: r.shadow is not None):
-        window.azimuth.setValue(200.0)
-    assert window.light.azimuth == pytest.approx(200.0)
+        window.light_panel.azimuth.setValue(200.0)
+    assert window.session.light.azimuth == pytest.approx(200.0)
     assert np.abs(snapshot(window) - before).mean() > 0.1
 
 
@@ -56,9 +57,9 @@ def test_the_canvas_window_takes_mouse_and_keys(qtbot, window):
         QTest.mouseMove(gl_window, mid + QPoint(dx, 0))
     QTest.mouseRelease(gl_window, Qt.LeftButton, Qt.NoModifier, mid + QPoint(80, 0))
     assert window.canvas.camera.azimuth != pytest.approx(az)
-    t0 = window.sliders["t"].value()
+    t0 = window.param_panel.sliders["t"].value()
     QTest.keyClick(gl_window, Qt.Key_Right)
-    assert window.sliders["t"].value() > t0
+    assert window.param_panel.sliders["t"].value() > t0
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -79,14 +80,14 @@ def test_the_canvas_window_takes_mouse_and_keys(qtbot, window):
 
 
 def test_editing_the_tf_changes_the_image_and_can_disable_field_shadows(window):
-    window.shadow_combo.setCurrentText("field")
+    window.light_panel.shadow_combo.setCurrentText("field")
     before = snapshot(window)
-    window.opacity.set_points([(0.0, 0.0), (0.1, 0.3), (1.0, 0.5)], emit=True)
+    window.tf_panel.opacity.set_points([(0.0, 0.0), (0.1, 0.3), (1.0, 0.5)], emit=True)
     assert np.abs(snapshot(window) - before).mean() > 0.5
     # The shadow model was made for the bundle's TF: field shadows are no longer offered, and it says why.
-    assert window.field_unavailable_reason() is not None
-    assert window.shadow_combo.currentText() == "none"
-    assert "transfer function" in window.shadow_reason.text()
+    assert window.session.field_unavailable_reason() is not None
+    assert window.light_panel.shadow_combo.currentText() == "none"
+    assert "transfer function" in window.light_panel.shadow_reason.text()
 
 
 def test_export_frame_writes_a_png_of_the_requested_size(qtbot, window, tmp_path):
@@ -173,9 +174,9 @@ def test_corrupt_file_shows_an_error_and_the_window_keeps_working(qtbot, window,
     qtbot.waitUntil(lambda: bool(window.dialogs), timeout=20000)
     title, text = window.dialogs[-1]
     assert str(bad) in text
-    assert window.model is not None  # what was open is still open
+    assert window.session.model is not None  # what was open is still open
     with qtbot.waitSignal(window.result_ready, timeout=30000):
-        window.sliders["t"].setValue(2.0)
+        window.param_panel.sliders["t"].setValue(2.0)
 
 
 def test_dataset_of_the_wrong_kind_is_an_error_not_a_crash(qtbot, window, tmp_path):
@@ -235,36 +236,38 @@ def test_the_session_persists_recent_files_and_the_transfer_function(qtbot, wind
     """Recent files and each model's transfer function come back in the next window; 'as in the bundle' goes
     back to the bundle's own; a recent file that has gone is dropped with a message; a scripted session
     (restore_session=False) neither reads nor writes any of it."""
-    from hyperinr_app.gui.main_window import BUNDLE_TF_ITEM, MainWindow
+    from hyperinr_app.gui.main_window import MainWindow
+    from hyperinr_app.gui.tf_panel import BUNDLE_TF_ITEM
 
-    bundle_tf = window.tf
-    assert window.recent_files() == [str(bundle.resolve())]
-    assert window.preset_combo.findText(BUNDLE_TF_ITEM) > 0
+    bundle_tf = window.session.tf
+    assert window.saved.recent_files() == [str(bundle.resolve())]
+    assert window.tf_panel.preset_combo.findText(BUNDLE_TF_ITEM) > 0
     edited = [(0.0, 0.0), (0.5, 0.3), (1.0, 0.9)]
-    window.opacity.set_points(edited)
-    window._set_opacity(edited)
-    assert window.field_unavailable_reason() is not None  # the shadow model was made for the bundle's TF
+    window.tf_panel.opacity.set_points(edited)
+    window.tf_panel.set_opacity(edited)
+    # the shadow model was made for the bundle's TF
+    assert window.session.field_unavailable_reason() is not None
     window.close()
 
     second = MainWindow(interactive_resolutions=(16, 24))
     second.dialogs = window.dialogs
     try:
         second.show()
-        actions = [a for a in second.recent_menu.actions() if a.data()]
+        actions = [a for a in second.menus.recent_menu.actions() if a.data()]
         assert [a.data() for a in actions] == [str(bundle.resolve())]
         with qtbot.waitSignal(second.first_frame, timeout=180000):
             actions[0].trigger()
-        assert second.tf.opacity == edited and second.tf != bundle_tf
-        second._apply_preset(second.preset_combo.findText(BUNDLE_TF_ITEM))
-        assert second.tf == bundle_tf and second.field_unavailable_reason() is None
+        assert second.session.tf.opacity == edited and second.session.tf != bundle_tf
+        second.tf_panel.apply_preset(second.tf_panel.preset_combo.findText(BUNDLE_TF_ITEM))
+        assert second.session.tf == bundle_tf and second.session.field_unavailable_reason() is None
 
         gone = tmp_path / "gone.json"
-        from hyperinr_app.gui.main_window import settings
+        from hyperinr_app.gui.persist import settings
 
         settings().setValue("recent_files", [str(gone), str(bundle.resolve())])
-        second._refresh_recent_menu()
-        next(a for a in second.recent_menu.actions() if a.data() == str(gone)).trigger()
-        assert "no such file" in second.errors[-1] and second.recent_files() == [str(bundle.resolve())]
+        second.menus.refresh_recent()
+        next(a for a in second.menus.recent_menu.actions() if a.data() == str(gone)).trigger()
+        assert "no such file" in second.errors[-1] and second.saved.recent_files() == [str(bundle.resolve())]
     finally:
         second.close()
 
@@ -273,13 +276,13 @@ def test_the_session_persists_recent_files_and_the_transfer_function(qtbot, wind
         scripted.show()
         with qtbot.waitSignal(scripted.first_frame, timeout=180000):
             scripted.open_path(bundle)
-        assert scripted.tf == bundle_tf  # the saved edit is not applied ...
-        scripted._set_opacity(edited[:2])
+        assert scripted.session.tf == bundle_tf  # the saved edit is not applied ...
+        scripted.tf_panel.set_opacity(edited[:2])
     finally:
         scripted.close()
     third = MainWindow(interactive_resolutions=(16, 24))
     try:
-        assert third._saved_tf(str(bundle)) == bundle_tf  # ... nor overwritten
+        assert third.saved.saved_tf(str(bundle)) == bundle_tf  # ... nor overwritten
     finally:
         third.close()
 
@@ -289,26 +292,27 @@ def test_the_histogram_follows_the_volume_and_fit_to_volume_stretches_the_opacit
     curve's [0, 1] onto the volume's value range (an early timestep whose values all lie where the
     series-wide curve is still transparent becomes visible)."""
 
-    h0 = window.histogram.copy()
-    wait_final_at = window.sliders["t"].value() + 3.0
+    h0 = window.session.histogram.copy()
+    wait_final_at = window.param_panel.sliders["t"].value() + 3.0
     with qtbot.waitSignal(window.result_ready, timeout=30000, check_params_cb=lambda r: r.final):
-        window.sliders["t"].setValue(wait_final_at)
-    assert window.histogram.sum() == h0.sum() and not np.array_equal(window.histogram, h0)
-    assert np.array_equal(window.opacity.histogram, np.log1p(window.histogram.astype(float)))
+        window.param_panel.sliders["t"].setValue(wait_final_at)
+    assert window.session.histogram.sum() == h0.sum() and not np.array_equal(window.session.histogram, h0)
+    assert np.array_equal(window.tf_panel.opacity.histogram, np.log1p(window.session.histogram.astype(float)))
 
-    lo, hi = window.data_range()
-    assert 0.0 <= lo < hi <= 1.0 and window.histogram[int(hi * 64) :].sum() == 0
+    lo, hi = window.session.data_range()
+    assert 0.0 <= lo < hi <= 1.0 and window.session.histogram[int(hi * 64) :].sum() == 0
 
     # values between 0.1 and 0.3 only (the demo's t < 3): the fitted curve spans exactly that
-    window.histogram = np.zeros(64, np.int64)
-    window.histogram[int(0.1 * 64) : int(0.3 * 64)] = 1000
-    lo, hi = window.data_range()
+    window.session.histogram = np.zeros(64, np.int64)
+    window.session.histogram[int(0.1 * 64) : int(0.3 * 64)] = 1000
+    lo, hi = window.session.data_range()
     assert (lo, hi) == pytest.approx((6 / 64, 19 / 64))
-    before = window.tf.opacity
-    window.fit_button.click()
-    assert [a for _, a in window.tf.opacity] == [a for _, a in before]
-    assert [v for v, _ in window.tf.opacity] == pytest.approx([lo + v * (hi - lo) for v, _ in before])
-    np.testing.assert_allclose(window.opacity.points, window.tf.opacity)  # the editor shows the fitted curve
+    before = window.session.tf.opacity
+    window.tf_panel.fit_button.click()
+    assert [a for _, a in window.session.tf.opacity] == [a for _, a in before]
+    assert [v for v, _ in window.session.tf.opacity] == pytest.approx([lo + v * (hi - lo) for v, _ in before])
+    # the editor shows the fitted curve
+    np.testing.assert_allclose(window.tf_panel.opacity.points, window.session.tf.opacity)
 
 
 def test_tf_files_play_and_render_settings(qtbot, window, tmp_path, monkeypatch):
@@ -319,33 +323,33 @@ def test_tf_files_play_and_render_settings(qtbot, window, tmp_path, monkeypatch)
 
     saved = tmp_path / "tf.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(saved), ""))
-    window._save_tf()
+    window.tf_panel.save_dialog()
     qtbot.waitUntil(saved.exists, timeout=10000)
-    assert TransferFunction.from_json(saved) == window.tf
+    assert TransferFunction.from_json(saved) == window.session.tf
 
     other = TransferFunction.preset("magma")
     other.to_json(tmp_path / "magma.json")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "magma.json"), ""))
-    window._load_tf()
-    qtbot.waitUntil(lambda: window.tf == other, timeout=10000)
-    assert window.cmap_combo.currentText() == "magma"
+    window.tf_panel.load_dialog()
+    qtbot.waitUntil(lambda: window.session.tf == other, timeout=10000)
+    assert window.tf_panel.cmap_combo.currentText() == "magma"
 
     (tmp_path / "broken.json").write_text("{not json")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "broken.json"), ""))
-    window._load_tf()
+    window.tf_panel.load_dialog()
     qtbot.waitUntil(lambda: bool(window.dialogs), timeout=10000)
-    assert "broken.json" in window.dialogs[-1][1] and window.tf == other
+    assert "broken.json" in window.dialogs[-1][1] and window.session.tf == other
 
-    t0 = window.sliders["t"].value()
-    window.play_button.setChecked(True)
-    qtbot.waitUntil(lambda: window.sliders["t"].value() != t0, timeout=5000)
-    window.play_button.setChecked(False)
-    assert not window._play.isActive()
+    t0 = window.param_panel.sliders["t"].value()
+    window.param_panel.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: window.param_panel.sliders["t"].value() != t0, timeout=5000)
+    window.param_panel.play_button.setChecked(False)
+    assert not window.param_panel.play_timer.isActive()
 
-    window.sphere.directionChanged.emit(120.0, 30.0)
-    assert (window.light.azimuth, window.light.polar) == pytest.approx((120.0, 30.0))
-    assert window.azimuth.value() == pytest.approx(120.0)
-    window.quality.setValue(128)
+    window.light_panel.sphere.directionChanged.emit(120.0, 30.0)
+    assert (window.session.light.azimuth, window.session.light.polar) == pytest.approx((120.0, 30.0))
+    assert window.light_panel.azimuth.value() == pytest.approx(120.0)
+    window.render_panel.quality.setValue(128)
     assert window.canvas.tracer.settings.step == pytest.approx(1 / 128)
-    window.progressive.setChecked(False)
+    window.render_panel.progressive.setChecked(False)
     assert window.canvas.progressive is False

@@ -165,9 +165,9 @@ def test_ctrl_c_in_the_event_loop_stops_the_workers_and_returns_130(qtbot, bundl
         if "done" in seen:
             return
         wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if wins and not wins[0]._pending_first:
+        if wins and not wins[0].session.pending_first:
             seen["win"] = wins[0]
-            seen["worker"] = wins[0].worker
+            seen["worker"] = wins[0].session.worker
             seen["done"] = True
             os.kill(os.getpid(), signal.SIGINT)
         else:
@@ -192,7 +192,7 @@ def test_ctrl_c_in_the_event_loop_stops_the_workers_and_returns_130(qtbot, bundl
     QCoreApplication.removePostedEvents(QApplication.instance(), QEvent.Type.Quit)
     assert rc == 130
     win = seen["win"]
-    assert not win.isVisible() and win.worker is None and win.tasks.running == 0
+    assert not win.isVisible() and win.session.worker is None and win.tasks.running == 0
     assert not seen["worker"].alive
     assert signal.getsignal(signal.SIGINT) is before
     assert not [t for t in threading.enumerate() if t.name == "hyperinr-generation"]
@@ -219,8 +219,8 @@ def test_an_idle_window_uses_no_cpu_once_refined(no_compile, qtbot, window):
 
 
 def test_field_shadows_are_on_when_the_shadow_model_matches(window):
-    assert window.field_unavailable_reason() is None
-    assert window.shadow_combo.currentText() == "field"
+    assert window.session.field_unavailable_reason() is None
+    assert window.light_panel.shadow_combo.currentText() == "field"
     assert window.canvas.tracer.shadow_mode == "field"
 
 
@@ -232,7 +232,7 @@ def test_no_gap_under_shadows_in_the_light_dock(window):
     shown = [w for w in content.findChildren(QWidget) if w.isVisible() and w.parent() is content]
     bottom = max(w.geometry().bottom() for w in shown)
     assert content.height() - bottom <= 16, (content.height(), bottom)
-    assert not window.shadow_reason.isVisible()  # nothing to explain: no empty row
+    assert not window.light_panel.shadow_reason.isVisible()  # nothing to explain: no empty row
 
 
 def test_export_progress_shows_a_percentage_and_the_time_left(qtbot, window):

@@ -76,7 +76,7 @@ def test_opening_an_nvs_model_shows_its_image(window):
     assert list(view.sliders) == ["theta", "phi"]
     assert "novel view synthesis" in window.windowTitle()
     # the image is the model's own prediction at the sliders' view direction
-    from hyperinr_app.gui.nvs_view import image_at
+    from hyperinr_app.nvs import image_at
 
     np.testing.assert_array_equal(view.image, image_at(view.model, view.theta(), (24, 32)))
 
