@@ -52,7 +52,7 @@ ensure_venv() {
   want=$(printf '%s' "$want" | cksum)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing hyperinr-explorer and its test tools"
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q -e ".[test,napari]"
     printf '%s' "$want" > "$stamp"
   fi
 }

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from hyperinr_app.workers import LatestRequestWorker, lower_thread_priority
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,6 @@ def parse_light(text: str | None) -> tuple[float, float] | None:
 def check_arguments(args: argparse.Namespace) -> tuple[tuple[float, float] | None, dict[str, float]]:
     """What needs no file and no Qt: the light, the parameters' syntax, the sample count."""
     from hyperinr_app.params import parse_params
-
     from hyperinr_core.errors import HyperINRError
 
     light = parse_light(args.light)
@@ -77,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
         raise HyperINRError("no demo bundle in this installation; give a model or bundle to --screenshot")
 
-    from hyperinr_renderer.gl.canvas import ensure_app
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+
+    from hyperinr_renderer.gl.canvas import ensure_app
 
     ensure_app()  # refuses a Qt binding known to corrupt the interpreter (renderer/gl/binding.py)
     qapp = QApplication.instance() or QApplication(sys.argv[:1])

@@ -29,7 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from hyperinr_app.cli import cli_flag
     from hyperinr_app.explorer import run
-
     from hyperinr_core.errors import HyperINRError
 
     try:

@@ -1,4 +1,13 @@
-"""Export frames and animations rendered by the torch path tracer on the INR itself (not a screen grab).
+"""Export frames and animations (not a screen grab), with one of two renderers:
+
+- ``gl`` (the default wherever an OpenGL context can be made, llvmpipe included): the window's shaders,
+  offscreen, at the requested size and samples per pixel, on the INR decoded into a ``volume_res``³ texture
+  (:mod:`app.export_gl`);
+- ``torch``: the reference path tracer ray-marching the INR itself (no grid); an hour per 800x600 64-spp
+  frame on a 2-core CPU.
+
+Animations stream (:mod:`app.export_pipeline`): the next frame is generated and decoded while this one
+renders, and the encoder writes on a thread of its own, with a small bounded queue between the stages.
 
 Used by the explorer's File > Export dialogs (from a worker thread) and by ``hyperinr export-frame`` /
 ``hyperinr export-animation``. Every output is written atomically: a cancelled or failed export leaves no
@@ -7,76 +16,64 @@ file behind and never damages an existing one.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from hyperinr_app.export_gl import DEFAULT_VOLUME_RES
+from hyperinr_app.export_pipeline import Cancelled, run_pipeline
+from hyperinr_app.export_scene import ExportScene, Sweep
 from hyperinr_core.errors import HyperINRError
 
-__all__ = ["ExportScene", "Sweep", "Cancelled", "render_frame", "export_frame", "export_animation"]
+__all__ = ["ExportScene", "Sweep", "Cancelled", "render_frame", "export_frame", "export_animation",
+           "RENDERERS", "resolve_renderer", "check_renderer_options"]
 
-Progress = Callable[[int, int], None]  # (done, total)
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total) samples per pixel over the whole export
 Cancel = Callable[[], bool]
 
-
-class Cancelled(Exception):
-    """The user cancelled an export; nothing was written."""
+RENDERERS = ("gl", "torch")
 
 
-@dataclass
-class ExportScene:
-    """What to render: a scalar HyperINR at ``theta`` (user units), the look, and optional shadows."""
-
-    model: object  # HyperINR
-    theta: list[float]
-    tf: object  # TransferFunction
-    camera: object  # Camera
-    light: object  # Light
-    shadow_mode: str = "none"
-    shadow_model: object | None = None
-    background: tuple[float, float, float] = (0.08, 0.08, 0.1)
-    step: float = 1.0 / 256.0
-    seed: int = 0
-    scene_params: dict = field(default_factory=dict)
+def check_renderer_options(renderer: str, volume_res: int) -> None:
+    """A known renderer and a usable texture resolution, or one clear error."""
+    if renderer not in RENDERERS:
+        raise HyperINRError(f"unknown renderer {renderer!r} (gl, torch)")
+    if not 2 <= int(volume_res) <= 1024:
+        raise HyperINRError(f"--volume-res must be within 2..1024, got {volume_res}")
 
 
-@dataclass
-class Sweep:
-    """An animation: ``kind`` is ``"param"`` (the model parameter ``name``), ``"azimuth"`` / ``"polar"``
-    (the light) or ``"orbit"`` (camera azimuth, degrees); values go from ``start`` to ``stop``."""
+def resolve_renderer(renderer: str) -> tuple[str, str | None]:
+    """The renderer to use for ``renderer`` and a one-line note when it differs: ``gl`` falls back to
+    ``torch`` where no OpenGL context can be made."""
+    check_renderer_options(renderer, DEFAULT_VOLUME_RES)
+    if renderer != "gl":
+        return renderer, None
+    from hyperinr_renderer.gl.offscreen import gl_unavailable_reason
 
-    kind: str
-    start: float
-    stop: float
-    frames: int
-    name: str = ""
+    why = gl_unavailable_reason()
+    if why is None:
+        return "gl", None
+    return "torch", f"no OpenGL context ({why}); rendering with the torch path tracer instead (slow)"
 
-    def values(self) -> np.ndarray:
-        if self.frames < 1:
-            raise HyperINRError("an animation needs at least one frame")
-        return np.linspace(self.start, self.stop, self.frames)
 
-    def apply(self, scene: ExportScene, value: float) -> ExportScene:
-        if self.kind == "param":
-            from hyperinr_app.params import resolve_params
+def _gl_renderer(scene):
+    """A :class:`~app.export_gl.GLFrameRenderer` on this thread, or None (logged) when GL is unavailable."""
+    from hyperinr_app.export_gl import GLFrameRenderer
+    from hyperinr_renderer.gl.offscreen import GLUnavailable
 
-            cfg = scene.model.cfg
-            names = list(cfg.param_names)
-            resolve_params({self.name: float(value)}, names, cfg.param_lo, cfg.param_hi, option="sweep")
-            theta = list(scene.theta)
-            theta[names.index(self.name)] = float(value)
-            return replace(scene, theta=theta)
-        if self.kind in ("azimuth", "polar"):
-            return replace(scene, light=replace(scene.light, **{self.kind: float(value)}))
-        if self.kind == "orbit":
-            return replace(scene, camera=replace(scene.camera, azimuth=float(value)))
-        raise HyperINRError(f"unknown sweep {self.kind!r} (param, azimuth, polar, orbit)")
+    try:
+        return GLFrameRenderer(scene)
+    except GLUnavailable as exc:
+        log.warning("no OpenGL context (%s); rendering with the torch path tracer instead", exc)
+        return None
 
 
 def _shadow_field(scene: ExportScene, field):
@@ -97,15 +94,43 @@ def render_frame(
     spp: int,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    renderer: str = "gl",
+    volume_res: int = DEFAULT_VOLUME_RES,
 ) -> np.ndarray:
-    """Path-trace ``scene`` at ``size`` (width, height) with ``spp`` samples per pixel: (H, W, 3) uint8."""
+    """Path-trace ``scene`` at ``size`` (width, height) with ``spp`` samples per pixel: (H, W, 3) uint8.
+
+    ``renderer``: ``gl`` (offscreen, on a ``volume_res``³ texture; torch when no GL context can be made) or
+    ``torch`` (on the INR itself)."""
+    check_renderer_options(renderer, volume_res)
+    _check_size(size, spp)
+    gl = _gl_renderer(scene) if renderer == "gl" else None
+    if gl is None:
+        return _render_frame_torch(scene, size, spp, progress, cancel)
+    from hyperinr_app.export_gl import VolumePreparer
+
+    try:
+        # One frame: eager decoding (compiling would cost more than it saves).
+        frame = VolumePreparer(volume_res, compile=False)(scene)
+        if cancel is not None and cancel():
+            raise Cancelled()
+        return gl.render(frame, size, spp, progress, cancel)
+    finally:
+        gl.close()
+
+
+def _check_size(size, spp) -> None:
+    w, h = int(size[0]), int(size[1])
+    if w < 1 or h < 1 or spp < 1:
+        raise HyperINRError(f"invalid export size {w}x{h} or spp {spp}")
+
+
+def _render_frame_torch(scene, size, spp, progress, cancel) -> np.ndarray:
     import torch
+
     from hyperinr_renderer.fields import INRField
     from hyperinr_renderer.tracer import PathTracer, RenderSettings
 
     w, h = int(size[0]), int(size[1])
-    if w < 1 or h < 1 or spp < 1:
-        raise HyperINRError(f"invalid export size {w}x{h} or spp {spp}")
     inr = scene.model.generate(scene.theta).clone()
     field = INRField(inr)
     settings = RenderSettings(
@@ -153,14 +178,15 @@ def export_frame(
     spp: int = 64,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    renderer: str = "gl",
+    volume_res: int = DEFAULT_VOLUME_RES,
 ) -> Path:
-    """Render one frame and write it as a PNG, atomically."""
+    """Render one frame and write it as a PNG, atomically (see :func:`render_frame` for ``renderer``)."""
+    from hyperinr_core.fileio import prepare_output
     from hyperinr_renderer.tracer import save_png
 
-    from hyperinr_core.fileio import prepare_output
-
     path = prepare_output(path)
-    save_png(render_frame(scene, size, spp, progress, cancel), path)
+    save_png(render_frame(scene, size, spp, progress, cancel, renderer, volume_res), path)
     return path
 
 
@@ -173,49 +199,84 @@ def export_animation(
     fps: float = 12.0,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    renderer: str = "gl",
+    volume_res: int = DEFAULT_VOLUME_RES,
 ) -> Path:
     """Render a sweep and write an MP4 (``.mp4``, through imageio-ffmpeg) or a folder of PNGs (any other
-    name). The output appears only once complete."""
-    import imageio.v3 as iio
-
+    name), streaming: generate and decode on one thread, render on this one, encode on a third, with a small
+    queue between them (memory does not grow with the frame count). The output appears only once complete.
+    """
+    check_renderer_options(renderer, volume_res)
+    _check_size(size, spp)
     path = check_animation_output(path, size)
     values = sweep.values()
-    total = len(values) * spp
+    n = len(values)
+    total = n * spp
+    gl = _gl_renderer(scene) if renderer == "gl" else None
+    try:
+        if gl is not None:
+            from hyperinr_app.export_gl import VolumePreparer
 
-    def frame_progress(k):
-        return None if progress is None else (lambda d, _t: progress(k * spp + d, total))
+            prep = VolumePreparer(volume_res, compile=n > 4)
 
-    frames = (
-        render_frame(sweep.apply(scene, v), size, spp, frame_progress(k), cancel)
-        for k, v in enumerate(values)
-    )
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        from hyperinr_core.fileio import atomic_path
+            def prepare(k):
+                return prep(sweep.apply(scene, values[k]))
 
-        with atomic_path(path) as tmp:
-            import imageio
+            def render(k, frame):
+                return gl.render(frame, size, spp, _frame_progress(progress, k, spp, total), cancel)
+        else:
 
-            writer = imageio.get_writer(
-                tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=8, macro_block_size=1
-            )
-            try:
-                for img in frames:
-                    writer.append_data(img)
-            finally:
-                writer.close()
-        return path
-    # PNG sequence: build the folder beside the target, then move it into place. mkdtemp makes it private
-    # (0700) while it fills; the finished folder gets the mode any new folder gets.
+            def prepare(k):
+                return sweep.apply(scene, values[k])
+
+            def render(k, s):
+                return _render_frame_torch(s, size, spp, _frame_progress(progress, k, spp, total), cancel)
+
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            _write_video(path, n, prepare, render, fps, cancel)
+        else:
+            _write_png_folder(path, n, prepare, render, cancel)
+    finally:
+        if gl is not None:
+            gl.close()
+    return path
+
+
+def _frame_progress(progress, k, spp, total):
+    return None if progress is None else (lambda d, _t: progress(k * spp + d, total))
+
+
+def _write_video(path: Path, n: int, prepare, render, fps: float, cancel) -> None:
+    import imageio
+
+    from hyperinr_core.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        writer = imageio.get_writer(
+            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=8, macro_block_size=1
+        )
+        try:
+            run_pipeline(n, prepare, render, lambda _k, img: writer.append_data(img), cancel)
+        finally:
+            writer.close()
+
+
+def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
+    """Build the folder beside the target, then move it into place. mkdtemp makes it private (0700) while it
+    fills; the finished folder gets the mode any new folder gets."""
+    import imageio.v3 as iio
+
     from hyperinr_core.fileio import umask_mode
 
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.resolve().parent))
     try:
-        digits = max(4, int(math.log10(max(len(values), 1))) + 1)
-        for k, img in enumerate(frames):
+        digits = max(4, int(math.log10(max(n, 1))) + 1)
+        def write(k, img):
             iio.imwrite(tmp_dir / f"frame_{k:0{digits}d}.png", img)
+
+        run_pipeline(n, prepare, render, write, cancel)
         os.chmod(tmp_dir, umask_mode(directory=True))
         os.replace(tmp_dir, path)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    return path

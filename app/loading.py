@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 from hyperinr_app.bundle import Bundle, open_any
-
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 __all__ = ["load_target", "model_parameters"]
@@ -21,9 +20,9 @@ def load_target(path: str | os.PathLike, have_model: bool = True) -> tuple[str, 
     model, ``("nvs", Bundle, (model,))`` for an image model, ``("dataset", path, (task, n_frames,
     param_names))`` for a dataset (compared against the model already open: ``have_model``)."""
     import torch
-    from hyperinr_renderer.transfer import TransferFunction
 
     from hyperinr_core.model.hyperinr import HyperINR
+    from hyperinr_renderer.transfer import TransferFunction
 
     kind, obj = open_any(path)
     if kind == "dataset":

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from hyperinr_app.workers import LatestRequestWorker
 
 __all__ = ["ViewRequest", "ViewImage", "NVSWorker", "image_at", "view_shapes"]

@@ -19,6 +19,7 @@ from dataclasses import replace
 from functools import partial
 
 import numpy as np
+
 from hyperinr_app.controller import GenerationWorker, Request, Result
 from hyperinr_app.events import Event
 from hyperinr_app.nvs import NVSWorker, ViewRequest, view_shapes
@@ -257,7 +258,7 @@ class ExplorerSession:
     # -- exports and closing ---------------------------------------------------------------------------------
     def export_scene(self, camera, background=None):
         """What an export renders: the model at the current parameters, TF, light and shadows."""
-        from hyperinr_app.export import ExportScene
+        from hyperinr_app.export_scene import ExportScene
 
         if self.model is None:
             raise ValueError("nothing to export: open a model first")

@@ -113,11 +113,11 @@ class _Driver:
 def run(size=(800, 600), frames: int = 30, steps: int = 256, rung: int = 32, seed: int = 0,
         surface: str = "window") -> dict:
     import numpy as np
+
+    from bench._common import machine_info, time_it
     from hyperinr_renderer import Camera, Light, TransferFunction
     from hyperinr_renderer.decode import Decoder
     from hyperinr_renderer.gl.canvas import PathTracerCanvas
-
-    from bench._common import machine_info, time_it
 
     out: dict = {"benchmark": "interactive", "size": list(size), "frames": frames, "steps_per_unit": steps,
                  "interactive_rung": rung, "machine": machine_info(), "load_average_before": os.getloadavg()}

@@ -27,15 +27,15 @@ import time
 
 def run(bundle: str | None, seconds: float, drag_ms: int, surface: str = "window") -> dict:
     import numpy as np
-    from hyperinr_app.bundle import demo_bundle_path
-    from hyperinr_renderer.gl.canvas import ensure_app
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+
+    from hyperinr_app.bundle import demo_bundle_path
+    from hyperinr_renderer.gl.canvas import ensure_app
 
     ensure_app()
     qapp = QApplication.instance() or QApplication([])
     from hyperinr_app.gui.main_window import MainWindow
-
     from hyperinr_core.model.fast import compile_threads
 
     win = MainWindow(canvas_surface=surface, restore_session=False)

@@ -20,7 +20,6 @@ def _field(args, device):
     info = {}
     if args.model:
         from hyperinr_app.commands.render import theta_for
-
         from hyperinr_core.model.hyperinr import HyperINR
 
         model = HyperINR.load(args.model, device=device)
@@ -36,11 +35,11 @@ def _field(args, device):
 
 def run(args) -> dict:
     import torch
+
+    from bench._common import machine_info, time_it
     from hyperinr_renderer import Camera, GridField, INRField, Light, TransferFunction, scenes
     from hyperinr_renderer.shadows import shadow_volume
     from hyperinr_renderer.tracer import PathTracer, RenderSettings
-
-    from bench._common import machine_info, time_it
 
     device = torch.device(args.device)
     if args.threads:

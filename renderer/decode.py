@@ -182,6 +182,17 @@ class Decoder:
                 flat[z0 * per : (z0 + nz) * per].copy_(v[:, 0]).clamp_(0.0, 1.0)
         return out
 
+    @torch.no_grad()
+    def decode_points(self, inr: INR, x: Tensor) -> Tensor:
+        """Values of ``inr`` (first channel, clamped to [0, 1]) at points ``x`` ``(N, 3)`` in [0, 1]^3, as a
+        float32 ``(N,)`` tensor: a plane or any other part of a grid, without decoding the rest."""
+        if inr.n_input_dims != x.shape[-1]:
+            raise ValueError(f"points are {x.shape[-1]}-D, the INR takes {inr.n_input_dims}-D input")
+        dev = self.device or inr.device
+        with self._lock:
+            vals = self.evaluator(inr)(inr, x.to(dev))
+        return vals[:, 0].clamp_(0.0, 1.0)
+
     def decode_numpy(self, inr: INR, resolution: int | Sequence[int]) -> np.ndarray:
         """:meth:`decode` as a host ``(Z, Y, X)`` array (what :meth:`PathTracerCanvas.set_volume` takes)."""
         return self.decode(inr, resolution).cpu().numpy()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hyperinr_app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

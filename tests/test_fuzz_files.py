@@ -76,9 +76,9 @@ def check_cases(tmp_path, name: str, original: Path, n: int, seed: int, loaders,
 def cli_model(path):
     """``hyperinr render --model`` / ``model info``: load, generate at the midpoint, evaluate a few points."""
     import torch
+
     from hyperinr_app.commands.model import model_info_lines
     from hyperinr_app.commands.render import theta_for
-
     from hyperinr_core.model.hyperinr import HyperINR
 
     model_info_lines(str(path))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BLOCKED = ("PySide6", "PyQt5", "PyQt6", "vispy", "superqt", "OpenGL")
+BLOCKED = ("PySide6", "PyQt5", "PyQt6", "vispy", "superqt", "OpenGL", "napari", "qtpy")
 
 
 def test_core_and_torch_renderer_import_with_qt_and_vispy_unimportable():

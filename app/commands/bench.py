@@ -12,7 +12,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-BENCHES = ("generation", "inference", "render", "interactive", "latency", "train", "teachers")
+BENCHES = (
+    "generation", "inference", "render", "export", "interactive", "latency", "train", "teachers", "napari_reader"
+)
 
 
 def checkout_root() -> Path | None:

@@ -64,12 +64,11 @@ def run(args: argparse.Namespace) -> int:
 
     from hyperinr_app.commands.render import load_field, parse_floats, parse_size, resolve_device
     from hyperinr_app.params import parse_params
-    from hyperinr_renderer import Light, TransferFunction
-    from hyperinr_renderer.views import ViewConfig, write_view_dataset
-
     from hyperinr_core.device import configure_threads
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
+    from hyperinr_renderer import Light, TransferFunction
+    from hyperinr_renderer.views import ViewConfig, write_view_dataset
 
     if os.path.exists(args.out) and not args.force:
         raise HyperINRError(f"{args.out}: output exists; choose another name or pass --force")

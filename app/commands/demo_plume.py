@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import numpy as np
+
     from hyperinr_app.commands.data import print_info
     from hyperinr_app.commands.render import resolve_device
-
     from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.data.plume import PlumeConfig, simulate_plume
     from hyperinr_core.device import configure_threads

@@ -192,15 +192,15 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hyperinr_app.commands.render import load_field, resolve_device
-    from hyperinr_app.params import parse_params
-    from hyperinr_renderer import TransferFunction, light_direction
-    from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
     from tqdm import tqdm
 
+    from hyperinr_app.commands.render import load_field, resolve_device
+    from hyperinr_app.params import parse_params
     from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
+    from hyperinr_renderer import TransferFunction, light_direction
+    from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
 
     _check_counts(args)
     polar_range = _range(args.polar_range, "--polar-range", 180.0)
@@ -264,15 +264,15 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
     """Shadow volumes over (scene parameter, light): each frame generates the scene INR at its parameter,
     decodes it to a grid at the shadow resolution and marches secondary rays through that grid."""
     import numpy as np
-    from hyperinr_renderer import light_direction
-    from hyperinr_renderer.decode import Decoder
-    from hyperinr_renderer.fields import GridField
-    from hyperinr_renderer.shadows import shadow_volume
     from tqdm import tqdm
 
     from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.model.hyperinr import HyperINR
+    from hyperinr_renderer import light_direction
+    from hyperinr_renderer.decode import Decoder
+    from hyperinr_renderer.fields import GridField
+    from hyperinr_renderer.shadows import shadow_volume
 
     model = HyperINR.load(args.model, device=device)
     mnames = list(model.cfg.param_names)

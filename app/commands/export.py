@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hyperinr_app.commands.render import add_renderer_args, choose_renderer
+
 
 def _scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="HyperINR model file")
@@ -21,18 +23,20 @@ def _scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shadow-model", help="shadow HyperINR (default: the bundle's)")
     p.add_argument("--size", default="800x600", metavar="WxH", help="image size in pixels")
     p.add_argument("--spp", type=int, default=64, help="samples per pixel")
+    add_renderer_args(p)
 
 
 _FRAME_DESCRIPTION = """\
-Path-trace one frame of a model (or a bundle) with the torch path tracer on the INR itself, as the
-explorer's File > Export frame does, and write it as a PNG. Missing folders of --out are created; the file
-appears only once complete."""
+Path-trace one frame of a model (or a bundle), as the explorer's File > Export frame does, and write it as a
+PNG: with the explorer's GL shaders offscreen (default; headless through EGL) or the torch path tracer on the
+INR itself (--renderer torch). Missing folders of --out are created; the file appears only once complete."""
 
 _ANIMATION_DESCRIPTION = """\
 Path-trace a sweep of a model parameter (param:NAME), the light (azimuth, polar) or the camera (orbit), as
 the explorer's File > Export animation does, and write an MP4 (--out ending in .mp4, through
-imageio-ffmpeg) or a folder of PNGs (any other name). Missing folders of --out are created; the output
-appears only once complete."""
+imageio-ffmpeg) or a folder of PNGs (any other name). Frames stream: the next one is decoded while this one
+renders and the encoder writes alongside. Missing folders of --out are created; the output appears only
+once complete."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,10 +76,9 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
     from hyperinr_app.bundle import load_bundle
     from hyperinr_app.commands.render import theta_for
     from hyperinr_app.export import ExportScene
-    from hyperinr_renderer import Camera, Light, TransferFunction
-
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.model.hyperinr import HyperINR
+    from hyperinr_renderer import Camera, Light, TransferFunction
 
     model_path, shadow_path, tf = args.model, args.shadow_model, None
     if args.bundle:
@@ -108,26 +111,14 @@ def _size(text: str) -> tuple[int, int]:
     return parse_size(text)
 
 
-def _progress(total_label: str):
-    from tqdm import tqdm
-
-    bar = tqdm(desc=total_label, unit="spp")
-
-    def update(done, total):
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return bar, update
-
-
 def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
     """What needs no model: parameters' syntax, size and samples (before any file is read)."""
+    from hyperinr_app.export import check_renderer_options
     from hyperinr_app.params import parse_params
-
     from hyperinr_core.errors import HyperINRError
 
     parse_params(args.param)
+    check_renderer_options(args.renderer, args.volume_res)
     _floats(args.camera, (2, 3), "--camera")
     _floats(args.light, (2,), "--light")
     if args.spp < 1:
@@ -137,16 +128,17 @@ def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
 
 def run_frame(args: argparse.Namespace) -> int:
     from hyperinr_app.export import export_frame
-
     from hyperinr_core.fileio import prepare_output
 
     size = _check_inputs(args)
     prepare_output(args.out)
     scene = build_scene(args)
-    bar, update = _progress("export frame")
-    with bar:
-        export_frame(scene, args.out, size, args.spp, update)
-    print(f"wrote {args.out}")
+    renderer = choose_renderer(args.renderer)
+    from hyperinr_app.export_progress import TerminalProgress
+
+    with TerminalProgress(1, args.spp, "export frame") as progress:
+        export_frame(scene, args.out, size, args.spp, progress, renderer=renderer, volume_res=args.volume_res)
+    print(f"wrote {args.out} ({size[0]}x{size[1]}, {args.spp} spp, {renderer})")
     return 0
 
 
@@ -162,8 +154,11 @@ def run_animation(args: argparse.Namespace) -> int:
     scene = build_scene(args, swept=name if kind == "param" else "")
     for value in (start, stop):  # the sweep must stay within the model's parameters and ranges
         sweep.apply(scene, value)
-    bar, update = _progress("export animation")
-    with bar:
-        export_animation(scene, sweep, args.out, size, args.spp, args.fps, update)
-    print(f"wrote {args.out}")
+    renderer = choose_renderer(args.renderer)
+    from hyperinr_app.export_progress import TerminalProgress
+
+    with TerminalProgress(args.frames, args.spp, "export animation") as progress:
+        export_animation(scene, sweep, args.out, size, args.spp, args.fps, progress, renderer=renderer,
+                         volume_res=args.volume_res)
+    print(f"wrote {args.out} ({args.frames} frames, {size[0]}x{size[1]}, {args.spp} spp, {renderer})")
     return 0

@@ -35,9 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "render",
         help="path-trace an image of a model to a PNG",
-        description="Path-trace a model (or a dataset frame) with the torch volume renderer.",
+        description="Path-trace a model (or a dataset frame): with the explorer's GL shaders offscreen on "
+        "the INR decoded into a texture (default; headless through EGL, torch where no OpenGL context can be "
+        "made) or with the torch path tracer on the INR itself (--renderer torch).",
     )
     add_source_args(p)
+
+    add_renderer_args(p)
     p.add_argument(
         "--tf",
         default="viridis",
@@ -147,9 +151,9 @@ def theta_for(
 def load_field(args: argparse.Namespace, device):
     """The field named by --model/--param or --data/--frame, on ``device``."""
     import torch
-    from hyperinr_renderer.fields import GridField, INRField
 
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_renderer.fields import GridField, INRField
 
     if args.model:
         from hyperinr_core.model.hyperinr import HyperINR
@@ -177,7 +181,6 @@ def load_field(args: argparse.Namespace, device):
 
 def run(args: argparse.Namespace) -> int:
     from hyperinr_app.params import parse_params
-
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output
 
@@ -189,14 +192,20 @@ def run(args: argparse.Namespace) -> int:
     cam_vals = parse_floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
     az, polar = parse_floats(args.light, 2, 2, "--light")
     background = tuple(parse_floats(args.background, 3, 3, "--background"))
+    from hyperinr_app.export import check_renderer_options
+
+    check_renderer_options(args.renderer, args.volume_res)
     prepare_output(args.out)
 
+    renderer = choose_renderer(args.renderer)
+
     import torch
+    from tqdm import tqdm
+
     from hyperinr_renderer import Camera, Light, TransferFunction
     from hyperinr_renderer.fields import GridField
-    from hyperinr_renderer.shadows import shadow_field_from_model, shadow_volume
+    from hyperinr_renderer.shadows import shadow_volume
     from hyperinr_renderer.tracer import PathTracer, RenderSettings, save_png
-    from tqdm import tqdm
 
     device = resolve_device(args.device)
     tf = TransferFunction.load(args.tf)
@@ -212,23 +221,17 @@ def run(args: argparse.Namespace) -> int:
     light = Light(azimuth=az, polar=polar, intensity=args.intensity, ambient=args.ambient)
     mode = args.shadow or ("field" if args.shadow_model else "none")
     field = load_field(args, device)
+    if renderer == "gl":
+        shadow_inr = model_shadow_field(args, given, tf, light, device).inr if (
+            mode == "field" and args.shadow_model) else None
+        img = _render_gl(args, field, shadow_inr, tf, camera, light, mode, (width, height), background)
+        save_png(img, args.out)
+        print(f"wrote {args.out} ({width}x{height}, {args.spp} spp, shadow {mode}, gl)")
+        return 0
     shadow_field = None
     if mode == "field":
         if args.shadow_model:
-            from hyperinr_core.model.hyperinr import HyperINR
-
-            shadow_model = HyperINR.load(args.shadow_model, device=device)
-            stored = shadow_model.cfg.metadata.get("tf_fingerprint")
-            if stored and stored != tf.fingerprint():
-                print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
-            scene = dict(given)  # the scene's parameters (e.g. t) feed a time-series shadow model too
-            if args.model:
-                scene_model = HyperINR.load(args.model)
-                full = theta_for(scene_model, args.param, args.model)
-                scene = dict(zip(scene_model.cfg.param_names, full, strict=True))
-            shadow_field = shadow_field_from_model(
-                shadow_model, light, fast=True if args.compile else None, scene_params=scene
-            )
+            shadow_field = model_shadow_field(args, given, tf, light, device)
         else:
             shadow_field = GridField(
                 shadow_volume(field, tf, light.direction(), args.shadow_resolution, progress=True)
@@ -253,3 +256,80 @@ def run(args: argparse.Namespace) -> int:
     save_png(tracer.to_uint8(), args.out)
     print(f"wrote {args.out} ({width}x{height}, {args.spp} spp, shadow {mode}, {device})")
     return 0
+
+
+def model_shadow_field(args, given: dict, tf, light, device):
+    """The shadow INR field of --shadow-model for ``light`` and the scene's parameters (warns on stderr when
+    the model was made for another transfer function)."""
+    from hyperinr_core.model.hyperinr import HyperINR
+    from hyperinr_renderer.shadows import shadow_field_from_model
+
+    shadow_model = HyperINR.load(args.shadow_model, device=device)
+    stored = shadow_model.cfg.metadata.get("tf_fingerprint")
+    if stored and stored != tf.fingerprint():
+        print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
+    scene = dict(given)  # the scene's parameters (e.g. t) feed a time-series shadow model too
+    if args.model:
+        scene_model = HyperINR.load(args.model)
+        full = theta_for(scene_model, args.param, args.model)
+        scene = dict(zip(scene_model.cfg.param_names, full, strict=True))
+    fast = True if args.compile else None
+    return shadow_field_from_model(shadow_model, light, fast=fast, scene_params=scene)
+
+
+def _render_gl(args, field, shadow_inr, tf, camera, light, mode: str, size: tuple[int, int], background):
+    """``hyperinr render --renderer gl``: the field on a grid (an INR decoded at --volume-res, a dataset frame
+    as it is), shadows decoded from the shadow model or computed through that grid; (H, W, 3) uint8."""
+    import numpy as np
+    import torch
+
+    from hyperinr_app.export_progress import TerminalProgress
+    from hyperinr_renderer.decode import Decoder, DecoderConfig
+    from hyperinr_renderer.fields import GridField, INRField
+    from hyperinr_renderer.gl.offscreen import OffscreenRenderer
+    from hyperinr_renderer.gl.tracer import TraceSettings
+    from hyperinr_renderer.shadows import shadow_volume
+
+    decoder = Decoder(DecoderConfig(compile=False))
+    with torch.no_grad():
+        if isinstance(field, INRField):
+            volume = decoder.decode_numpy(field.inr, args.volume_res)
+        else:
+            volume = field.grid.cpu().numpy()
+        shadow = None
+        if mode == "field":
+            if shadow_inr is not None:
+                shadow = decoder.decode_numpy(shadow_inr, args.shadow_resolution)
+            else:
+                grid = GridField(torch.from_numpy(np.asarray(volume, dtype=np.float32)))
+                shadow = shadow_volume(grid, tf, light.direction(), args.shadow_resolution).numpy()
+    gl = OffscreenRenderer(TraceSettings(step=args.step, background=tuple(background), seed=args.seed))
+    try:
+        gl.set_scene(tf=tf, light=light, shadow_mode=mode, volume=volume, shadow_volume=shadow)
+        with TerminalProgress(1, args.spp, "render") as progress:
+            img = gl.render(camera, size, args.spp, progress)
+    finally:
+        gl.close()
+    return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def add_renderer_args(p: argparse.ArgumentParser) -> None:
+    """--renderer and --volume-res (shared with ``hyperinr render``)."""
+    p.add_argument("--renderer", choices=("gl", "torch"), default="gl",
+                   help="gl: the explorer's shaders offscreen on the INR decoded into a texture (seconds a "
+                   "frame; falls back to torch where no OpenGL context can be made); torch: the reference "
+                   "path tracer on the INR itself (about an hour for 800x600 at 64 spp on a 2-core CPU)")
+    p.add_argument("--volume-res", type=int, default=128, metavar="N",
+                   help="with --renderer gl: the INR is decoded on an N^3 grid")
+
+
+def choose_renderer(name: str) -> str:
+    """The renderer to use; the one-line note on stderr when ``gl`` falls back to ``torch``."""
+    import sys
+
+    from hyperinr_app.export import resolve_renderer
+
+    renderer, note = resolve_renderer(name)
+    if note:
+        print(note, file=sys.stderr)
+    return renderer

@@ -51,11 +51,10 @@ class CompareDock(QDockWidget):
         model, path = self.session.model, self.path
 
         def work():
-            from hyperinr_renderer.decode import Decoder
-
             from hyperinr_core.data.dataset import open_dataset
             from hyperinr_core.eval.baselines import Lerp
             from hyperinr_core.eval.metrics import psnr
+            from hyperinr_renderer.decode import Decoder
 
             with open_dataset(path) as ds:
                 lo, hi = ds.value_range

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSizePolicy, QWidget
+
 from hyperinr_app.bundle import Bundle
 from hyperinr_app.gui.menus import Menus
 from hyperinr_app.gui.nvs_view import CentralArea, NVSView
@@ -20,8 +23,6 @@ from hyperinr_app.gui.persist import SavedState
 from hyperinr_app.gui.tasks import TaskRunner
 from hyperinr_app.gui.tf_panel import BUNDLE_TF_ITEM, TFPanel
 from hyperinr_app.session import ExplorerSession
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSizePolicy, QWidget
 
 __all__ = ["MainWindow"]
 

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hyperinr_app.gui.widgets import FloatSlider
-from hyperinr_app.nvs import ViewImage, ViewRequest, image_at
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
@@ -33,6 +31,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from hyperinr_app.gui.widgets import FloatSlider
+from hyperinr_app.nvs import ViewImage, ViewRequest, image_at
 
 __all__ = ["ViewRequest", "ViewImage", "image_at", "ImageCanvas", "NVSView", "CentralArea"]
 

@@ -4,7 +4,6 @@ and shadows, render settings, and the status line. Each reads and writes the
 
 from __future__ import annotations
 
-from hyperinr_app.gui.widgets import FloatSlider, LightSphere
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,6 +16,8 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+
+from hyperinr_app.gui.widgets import FloatSlider, LightSphere
 
 __all__ = ["ParamPanel", "LightPanel", "RenderPanel", "StatusLine"]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from hyperinr_app.gui.widgets import OpacityEditor
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from hyperinr_app.gui.widgets import OpacityEditor
 
 __all__ = ["TFPanel", "BUNDLE_TF_ITEM"]
 

@@ -24,9 +24,8 @@ atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 def bundle(tmp_path_factory):
     """A tiny bundle: a scalar HyperINR over t with clearly different encoders, a shadow HyperINR over
     (t, azimuth, polar) made for the bundle's TF, and that TF."""
-    from hyperinr_renderer.transfer import TransferFunction
-
     from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
+    from hyperinr_renderer.transfer import TransferFunction
 
     d = tmp_path_factory.mktemp("bundle")
     g = torch.Generator().manual_seed(0)

@@ -92,6 +92,7 @@ def test_editing_the_tf_changes_the_image_and_can_disable_field_shadows(window):
 
 def test_export_frame_writes_a_png_of_the_requested_size(qtbot, window, tmp_path):
     import imageio.v3 as iio
+
     from hyperinr_app.gui.export_dialogs import ExportFrameDialog
 
     dlg = ExportFrameDialog(window)
@@ -142,6 +143,7 @@ def test_export_errors_name_the_problem_and_the_window_keeps_working(qtbot, wind
 
 def test_export_animation_frame_count_and_cancel_leaves_nothing(qtbot, window, tmp_path):
     import imageio.v3 as iio
+
     from hyperinr_app.gui.export_dialogs import ExportAnimationDialog
 
     def dialog(path, frames):
@@ -318,8 +320,9 @@ def test_the_histogram_follows_the_volume_and_fit_to_volume_stretches_the_opacit
 def test_tf_files_play_and_render_settings(qtbot, window, tmp_path, monkeypatch):
     """Save and load the TF through the dialogs (a broken file is an error dialog, nothing changes), Play
     moves the timestep, and the Light sphere, Quality and Progressive controls reach the canvas."""
-    from hyperinr_renderer.transfer import TransferFunction
     from PySide6.QtWidgets import QFileDialog
+
+    from hyperinr_renderer.transfer import TransferFunction
 
     saved = tmp_path / "tf.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(saved), ""))

@@ -151,11 +151,12 @@ def test_ctrl_c_in_the_event_loop_stops_the_workers_and_returns_130(qtbot, bundl
     generation worker and task threads stop) and returns 130, and the previous SIGINT handler is back."""
     import argparse
 
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
     from hyperinr_app.controller import GenerationWorker
     from hyperinr_app.explorer import run
     from hyperinr_app.gui.main_window import MainWindow
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
     monkeypatch.setattr(GenerationWorker, "start_compiling", lambda self: None)  # no compiler to wait for
     before = signal.getsignal(signal.SIGINT)

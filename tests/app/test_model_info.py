@@ -4,8 +4,8 @@ check stored in the model file."""
 from __future__ import annotations
 
 import numpy as np
-from hyperinr_app.gui.model_info import model_info_text
 
+from hyperinr_app.gui.model_info import model_info_text
 from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
 from hyperinr_core.train.selection import Score, Selection
 

@@ -7,8 +7,9 @@ import pytest
 
 
 def test_void_qt_calls_keep_their_reference_to_none(qapp):
-    from hyperinr_renderer.gl.binding import none_references_dropped
     from PySide6.QtCore import QTimer
+
+    from hyperinr_renderer.gl.binding import none_references_dropped
 
     assert none_references_dropped(256) == 0
     timer = QTimer()
@@ -22,7 +23,6 @@ def test_void_qt_calls_keep_their_reference_to_none(qapp):
 
 def test_a_binding_that_drops_references_is_refused_with_the_fix_named(monkeypatch):
     import hyperinr_renderer.gl.binding as binding
-
     from hyperinr_core.errors import HyperINRError
 
     if sys.version_info >= (3, 12):

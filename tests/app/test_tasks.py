@@ -102,9 +102,10 @@ def test_shutdown_waits_for_running_work_and_drops_its_callbacks(qtbot):
 def test_many_progress_dialogs_fed_from_worker_threads(qtbot):
     """The pattern of an export: a modal progress dialog, progress reported from the task thread at a high
     rate, the dialog closed when the task ends. Used to crash (bool_dealloc) or hang under PySide6."""
-    from hyperinr_app.gui.tasks import TaskRunner
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QProgressDialog, QWidget
+
+    from hyperinr_app.gui.tasks import TaskRunner
 
     parent = QWidget()
     qtbot.addWidget(parent)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.train.checkpoint import read_checkpoint
 from hyperinr_core.train.distributed import shard_batch
 

@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 from hyperinr_app.cli import cli_flag, main
-
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 CORE = Path(__file__).resolve().parents[2] / "hyperinr_core"

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.eval.baselines import Lerp
 from hyperinr_core.eval.evaluate import Method, evaluate, format_table, write_json

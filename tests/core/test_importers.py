@@ -7,8 +7,8 @@ import json
 import h5py
 import numpy as np
 import pytest
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.data.importers import ImportOptions, import_dataset
 from hyperinr_core.errors import FileFormatError, HyperINRError

@@ -8,8 +8,8 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.data.streaming import FramePools, parse_size

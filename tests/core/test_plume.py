@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.data.plume import PlumeConfig, PlumeSolver, simulate_plume
 

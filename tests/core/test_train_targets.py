@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.model.field_info import FieldInfo
 from hyperinr_core.model.hyperinr import HyperINR
 from hyperinr_core.train.selection import Score, Selection, validation_split

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.coordnet import CoordNet

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hyperinr_app.cli import main
 
+from hyperinr_app.cli import main
 from hyperinr_core.train.checkpoint import checkpoint_path
 
 from .training_helpers import one_thread, tiny_series

@@ -5,6 +5,7 @@ import argparse
 import numpy as np
 import pytest
 import torch
+
 from hyperinr_app.cli import main
 
 
@@ -26,10 +27,9 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data_path(tmp_path_factory):
-    from hyperinr_renderer import scenes
-
     from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.model.inr import grid_coordinates
+    from hyperinr_renderer import scenes
 
     vol = scenes.blobs(width=0.12)(grid_coordinates((17, 17, 17))).view(17, 17, 17).numpy()
     path = tmp_path_factory.mktemp("d") / "data.h5"
@@ -121,9 +121,8 @@ def test_render_bad_arguments_exit_2(model_path, tmp_path, bad, capsys):
 
 def test_demo_shadows_writes_dgs_dataset(data_path, tmp_path):
     from hyperinr_app.commands import demo_shadows
-    from hyperinr_renderer import TransferFunction
-
     from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_renderer import TransferFunction
 
     parser = argparse.ArgumentParser()
     demo_shadows.register(parser.add_subparsers())

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from hyperinr_renderer.decode import Decoder, DecoderConfig, native_shape, resolution_ladder
 
 from hyperinr_core import INR, HashGridConfig, MLPConfig
+from hyperinr_renderer.decode import Decoder, DecoderConfig, native_shape, resolution_ladder
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,19 @@ def test_rejects_2d_inr():
     mlp = MLPConfig(enc.n_output_dims, 1)
     with pytest.raises(ValueError, match="3-D"):
         Decoder(DecoderConfig(compile=False)).decode(INR(enc.init_params(), mlp.init_params(), enc, mlp), 4)
+
+
+def test_decode_points_matches_grid_decode(inr):
+    """Any part of the grid (here one z-plane and a y-row) decodes alone to the values of the full grid."""
+    from hyperinr_core.model.inr import grid_coordinates
+
+    dec = Decoder(DecoderConfig(dtype="float32", compile=False))
+    full = dec.decode(inr, (9, 12, 10))
+    plane = grid_coordinates((12, 10))  # (x, y) of every node of one z-plane
+    z = torch.full((plane.shape[0], 1), 4 / 8)
+    vals = dec.decode_points(inr, torch.cat([plane, z], 1))
+    assert vals.shape == (120,) and vals.dtype == torch.float32
+    assert torch.allclose(vals.view(12, 10), full[4], atol=1e-6)
+    assert float(vals.min()) >= 0.0 and float(vals.max()) <= 1.0
+    with pytest.raises(ValueError, match="2-D"):
+        dec.decode_points(inr, plane)

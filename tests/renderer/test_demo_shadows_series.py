@@ -2,14 +2,14 @@
 
 import numpy as np
 import torch
+
 from hyperinr_app.cli import main
+from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
+from hyperinr_core.data.dataset import open_dataset
 from hyperinr_renderer import TransferFunction, light_direction
 from hyperinr_renderer.decode import Decoder
 from hyperinr_renderer.fields import GridField
 from hyperinr_renderer.shadows import shadow_volume
-
-from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
-from hyperinr_core.data.dataset import open_dataset
 
 
 def test_series_dataset_matches_shadow_volume_of_the_generated_scene(tmp_path):

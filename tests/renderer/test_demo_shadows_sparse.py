@@ -2,18 +2,17 @@
 
 import numpy as np
 import pytest
+
 from hyperinr_app.cli import main
 from hyperinr_app.commands.demo_shadows import light_samples
-
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.data.dataset_writer import write_dataset
 
 
 @pytest.fixture(scope="module")
 def data_path(tmp_path_factory):
-    from hyperinr_renderer import scenes
-
     from hyperinr_core.model.inr import grid_coordinates
+    from hyperinr_renderer import scenes
 
     vol = scenes.blobs(width=0.15)(grid_coordinates((9, 9, 9))).view(9, 9, 9).numpy()
     path = tmp_path_factory.mktemp("d") / "data.h5"

@@ -4,6 +4,7 @@ space, which their agreement tests rely on)."""
 import numpy as np
 import pytest
 import torch
+
 from hyperinr_renderer.fields import GridField
 from hyperinr_renderer.macrocells import GridMacroCells, MacroCells, cell_value_ranges, cell_value_ranges_np
 from hyperinr_renderer.transfer import TransferFunction

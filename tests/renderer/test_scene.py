@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
+
+from hyperinr_core.errors import FileFormatError, HyperINRError
 from hyperinr_renderer import (
     AnalyticField,
     Camera,
@@ -15,8 +17,6 @@ from hyperinr_renderer import (
     light_direction,
 )
 from hyperinr_renderer.transfer import opacity_correction, presets
-
-from hyperinr_core.errors import FileFormatError, HyperINRError
 
 
 def test_view_matrix_maps_eye_to_origin_and_target_down_minus_z():

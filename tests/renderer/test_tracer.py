@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from hyperinr_renderer import AnalyticField, Camera, GridField, Light, TransferFunction, scenes
 from hyperinr_renderer.macrocells import MacroCells, cell_value_ranges
 from hyperinr_renderer.sampling import hash_uniform
@@ -187,15 +188,14 @@ def test_invalidate_field_rebuilds_macro_cells_after_in_place_change():
 
 
 def test_shadow_field_from_a_dgs_model():
+    from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
+    from hyperinr_core.errors import HyperINRError
     from hyperinr_renderer.shadows import (
         LIGHT_PARAM_HI,
         LIGHT_PARAM_LO,
         LIGHT_PARAM_NAMES,
         shadow_field_from_model,
     )
-
-    from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
-    from hyperinr_core.errors import HyperINRError
 
     enc = HashGridConfig(3, 2, 2, 8, 4, 2.0)
     mlp = MLPConfig(enc.n_output_dims, 1)

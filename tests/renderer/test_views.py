@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from hyperinr_app.cli import main
+from hyperinr_core.data.dataset import open_dataset
+from hyperinr_core.data.dataset_writer import write_dataset
+from hyperinr_core.model.inr import grid_coordinates
 from hyperinr_renderer import Light, TransferFunction, light_direction
 from hyperinr_renderer.fields import AnalyticField, GridField
 from hyperinr_renderer.views import (
@@ -17,10 +21,6 @@ from hyperinr_renderer.views import (
     view_camera,
     write_view_dataset,
 )
-
-from hyperinr_core.data.dataset import open_dataset
-from hyperinr_core.data.dataset_writer import write_dataset
-from hyperinr_core.model.inr import grid_coordinates
 
 
 @pytest.fixture(autouse=True, scope="module")

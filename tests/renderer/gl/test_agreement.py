@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+
 from hyperinr_renderer import AnalyticField, Camera, GridField, Light, TransferFunction, scenes
 from hyperinr_renderer.fields import sample_field_grid
 from hyperinr_renderer.shadows import shadow_volume

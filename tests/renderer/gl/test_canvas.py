@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hyperinr_renderer import AnalyticField, Camera, Light, TransferFunction, scenes
 from hyperinr_renderer.fields import sample_field_grid
 
@@ -108,8 +109,9 @@ def test_shaders_are_package_data():
 
 def test_a_canvas_shown_at_construction_paints_without_errors(capfd):
     """show=True resizes and paints inside vispy's constructor, before ours has finished."""
-    from hyperinr_renderer.gl.canvas import PathTracerCanvas
     from vispy import app
+
+    from hyperinr_renderer.gl.canvas import PathTracerCanvas
 
     c = PathTracerCanvas(size=(64, 48), show=True)
     app.process_events()
@@ -124,8 +126,9 @@ def test_a_rest_timer_firing_early_still_ends_in_full_quality_frames(gl_context,
     preview for full-quality accumulation (it used to stay at 1 spp forever)."""
     import time
 
-    from hyperinr_renderer.gl import PathTracerCanvas
     from vispy import app as vapp
+
+    from hyperinr_renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(48, 40), show=True)
     try:
@@ -217,6 +220,7 @@ def test_closed_canvases_collected_during_another_canvas_draw_do_not_crash(gl_co
 
 def test_close_destroys_the_native_widget_and_timer_at_once(gl_context, volume):
     import shiboken6
+
     from hyperinr_renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(32, 24), show=True)
@@ -237,10 +241,11 @@ def test_a_canvas_on_its_own_gl_window_draws_renders_and_grabs(gl_context, volum
     import time
 
     import shiboken6
-    from hyperinr_renderer.gl import PathTracerCanvas
     from PySide6.QtGui import QKeyEvent
     from PySide6.QtWidgets import QVBoxLayout, QWidget
     from vispy import app as vapp
+
+    from hyperinr_renderer.gl import PathTracerCanvas
 
     class Parent(QWidget):
         keys = []
@@ -294,8 +299,9 @@ def test_a_gl_window_deleted_with_its_parent_widget_leaves_a_canvas_that_closes_
     import gc
 
     import shiboken6
-    from hyperinr_renderer.gl import PathTracerCanvas
     from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from hyperinr_renderer.gl import PathTracerCanvas
 
     c = PathTracerCanvas(size=(40, 30), show=False, surface="window")
     c.set_volume(volume.astype(np.float16))

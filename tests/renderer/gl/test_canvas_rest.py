@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+
 from hyperinr_renderer import AnalyticField, TransferFunction, scenes
 from hyperinr_renderer.fields import sample_field_grid
 
@@ -14,8 +15,9 @@ IDLE_CPU_SHARE = 0.05  # of one core, over the idle interval (the acceptance bou
 
 
 def test_refinement_stops_at_the_rest_target_and_an_idle_canvas_uses_no_cpu(gl_context):
-    from hyperinr_renderer.gl.canvas import REST_SPP, PathTracerCanvas
     from vispy import app as vapp
+
+    from hyperinr_renderer.gl.canvas import REST_SPP, PathTracerCanvas
 
     assert 16 <= REST_SPP <= 256
     frames = []
