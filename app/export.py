@@ -40,6 +40,7 @@ Progress = Callable[[int, int], None]  # (done, total) samples per pixel over th
 Cancel = Callable[[], bool]
 
 RENDERERS = ("gl", "torch")
+COST_MIN_FRAMES = 8  # shorter sweeps are over before a per-frame cost profile would pay for itself
 
 
 def check_renderer_options(renderer: str, volume_res: int) -> None:
@@ -201,10 +202,15 @@ def export_animation(
     cancel: Cancel | None = None,
     renderer: str = "gl",
     volume_res: int = DEFAULT_VOLUME_RES,
+    costs: Callable[[list[float]], None] | None = None,
 ) -> Path:
     """Render a sweep and write an MP4 (``.mp4``, through imageio-ffmpeg) or a folder of PNGs (any other
     name), streaming: generate and decode on one thread, render on this one, encode on a third, with a small
     queue between them (memory does not grow with the frame count). The output appears only once complete.
+
+    ``costs``, when given, receives the relative cost of every frame before the first one renders
+    (:func:`~hyperinr_app.export_estimate.frame_costs`; ``gl`` sweeps of at least ``COST_MIN_FRAMES``
+    frames), for a time-left estimate that knows the late frames are slower.
     """
     check_renderer_options(renderer, volume_res)
     _check_size(size, spp)
@@ -218,6 +224,10 @@ def export_animation(
             from hyperinr_app.export_gl import VolumePreparer
 
             prep = VolumePreparer(volume_res, compile=n > 4)
+            if costs is not None and n >= COST_MIN_FRAMES:
+                from hyperinr_app.export_estimate import frame_costs
+
+                costs(frame_costs(gl, scene, sweep, size, spp, cancel))
 
             def prepare(k):
                 return prep(sweep.apply(scene, values[k]))

@@ -19,7 +19,13 @@ __all__ = ["EtaEstimator", "ProgressState", "progress_line", "format_duration", 
 
 
 class EtaEstimator:
-    """Seconds left of ``total`` work units from progress reports (``update(done)``) and a clock."""
+    """Seconds left of ``total`` work units from progress reports (``update(done)``) and a clock.
+
+    Units are samples; by default every one costs the same. Frames of a sweep do not: the demo's late
+    timesteps take almost four times as long to trace as its first ones. :meth:`set_frame_costs` gives the
+    relative cost of every frame (measured by :func:`~hyperinr_app.export_estimate.frame_costs`), and the
+    rate is then measured in cost per second, so the time left counts the remaining frames at their cost.
+    """
 
     def __init__(self, total: int, clock: Callable[[], float] = time.perf_counter):
         self.total = max(int(total), 1)
@@ -28,6 +34,24 @@ class EtaEstimator:
         self.done = 0
         self._first: tuple[float, int] | None = None  # (time, done) of the first report with done > 0
         self._last: tuple[float, int] | None = None
+        self._cum: list[float] | None = None  # cumulative frame costs, with a leading 0
+        self._spp = 1
+
+    def set_frame_costs(self, costs, spp: int) -> None:
+        """Relative costs of the export's frames (one each, in order) of ``spp`` samples each."""
+        cum = [0.0]
+        for c in costs:
+            cum.append(cum[-1] + max(float(c), 1e-9))
+        self._cum, self._spp = cum, max(int(spp), 1)
+
+    def work(self, done: int) -> float:
+        """The cost of the first ``done`` units (``done`` itself without frame costs)."""
+        if self._cum is None:
+            return float(done)
+        f, s = divmod(int(done), self._spp)
+        if f >= len(self._cum) - 1:
+            return self._cum[-1]
+        return self._cum[f] + (self._cum[f + 1] - self._cum[f]) * s / self._spp
 
     def update(self, done: int, total: int | None = None) -> None:
         if total is not None:
@@ -51,9 +75,10 @@ class EtaEstimator:
         if self._last is None:
             return None
         (t1, d1), (t2, d2) = self._first, self._last
-        if d2 > d1 and t2 > t1:
-            return (d2 - d1) / (t2 - t1)
-        return d2 / (t2 - self.start) if t2 > self.start else None
+        w1, w2 = self.work(d1), self.work(d2)
+        if w2 > w1 and t2 > t1:
+            return (w2 - w1) / (t2 - t1)
+        return w2 / (t2 - self.start) if t2 > self.start else None
 
     def eta(self, now: float | None = None) -> float | None:
         """Seconds left (None before the first report; 0 when done)."""
@@ -63,7 +88,7 @@ class EtaEstimator:
         if r is None or r <= 0:
             return None
         now = self.clock() if now is None else now
-        left = (self.total - self._last[1]) / r - (now - self._last[0])
+        left = (self.work(self.total) - self.work(self._last[1])) / r - (now - self._last[0])
         return max(left, 0.0)
 
 
@@ -133,6 +158,11 @@ class TerminalProgress:
         with self._lock:
             self.state.eta.update(done, total)
         self._refresh()
+
+    def set_frame_costs(self, costs) -> None:
+        """The relative cost of every frame (see :meth:`EtaEstimator.set_frame_costs`); any thread."""
+        with self._lock:
+            self.state.eta.set_frame_costs(costs, self.state.spp)
 
     def _refresh(self) -> None:
         with self._lock:

@@ -3,14 +3,16 @@ timestep sweep to MP4 with ``gl`` (field shadows, the demo bundle), with how goo
 
 ``torch`` takes about an hour per 800x600 64-spp frame on a 2-core CPU, so it is measured at a smaller size
 and fewer samples (``--torch-size``, ``--torch-spp``) and scaled by pixels x samples; the JSON says so
-(``measured_at``, ``scaled``). ``gl`` times are whole exports (decode + GL context + render + PNG), and the
-render alone. The ETA error is |ETA shown at 10% of the work - time the rest took| / time the rest took.
+(``measured_at``, ``scaled``). ``gl`` times are medians over ``--repeats`` whole exports (decode + GL
+context + render + PNG), and the render alone. The ETA error is
+|ETA shown at 10% of the work - time the rest took| / time the rest took.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 
@@ -67,14 +69,15 @@ def _sweep(scene, args, size) -> dict:
         out = os.path.join(d, "sweep.mp4")
         t0 = time.perf_counter()
         export_animation(scene, Sweep("param", 0.0, 10.0, frames, "t"), out, size, spp, 12.0, progress,
-                         renderer="gl", volume_res=args.volume_res)
+                         renderer="gl", volume_res=args.volume_res,
+                         costs=None if args.uniform_eta else (lambda c: eta.set_frame_costs(c, spp)))
         total = time.perf_counter() - t0
         mp4_bytes = os.path.getsize(out)
     rest = time.perf_counter() - at10["t"]
     return {"frames": frames, "spp": spp, "size": list(size), "shadow": "field", "seconds": total,
             "s_per_frame": total / frames, "mp4_bytes": mp4_bytes,
             "eta_at_10pct_s": at10["eta"], "actual_rest_s": rest,
-            "eta_error_at_10pct": abs(at10["eta"] - rest) / rest}
+            "eta_error_at_10pct": abs(at10["eta"] - rest) / rest, "eta_frame_costs": not args.uniform_eta}
 
 
 def run(args) -> dict:
@@ -87,7 +90,9 @@ def run(args) -> dict:
                  "loadavg_before": list(os.getloadavg())}
     res: dict = {}
     for spp in args.spp:
-        res[f"gl_{spp}spp"] = _gl_frame(scene, size, spp, args.volume_res)
+        runs = [_gl_frame(scene, size, spp, args.volume_res) for _ in range(args.repeats)]
+        res[f"gl_{spp}spp"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        res[f"gl_{spp}spp"]["runs"] = [round(r["s_per_frame"], 2) for r in runs]
         if not args.no_torch:
             res[f"torch_{spp}spp"] = _torch_frame(scene, size, spp, args)
     out["frames"] = res
@@ -104,11 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="800x600", metavar="WxH")
     ap.add_argument("--spp", default="16,64", help="comma-separated samples per pixel of the single frames")
     ap.add_argument("--volume-res", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3, help="gl frames: the median of this many exports")
     ap.add_argument("--torch-size", default="80x60", metavar="WxH", help="size torch is measured at")
     ap.add_argument("--torch-spp", type=int, default=1, help="samples per pixel torch is measured at")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--sweep-frames", type=int, default=100, help="frames of the sweep (0: no sweep)")
     ap.add_argument("--sweep-spp", type=int, default=16)
+    ap.add_argument("--uniform-eta", action="store_true",
+                    help="time-left estimate without the per-frame cost profile (every frame costs the same)")
     ap.add_argument("--json", metavar="OUT", help="also write the JSON to this file")
     args = ap.parse_args(argv)
     args.spp = [int(v) for v in args.spp.split(",")]

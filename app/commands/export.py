@@ -159,6 +159,6 @@ def run_animation(args: argparse.Namespace) -> int:
 
     with TerminalProgress(args.frames, args.spp, "export animation") as progress:
         export_animation(scene, sweep, args.out, size, args.spp, args.fps, progress, renderer=renderer,
-                         volume_res=args.volume_res)
+                         volume_res=args.volume_res, costs=progress.set_frame_costs)
     print(f"wrote {args.out} ({args.frames} frames, {size[0]}x{size[1]}, {args.spp} spp, {renderer})")
     return 0

@@ -76,6 +76,8 @@ def run_with_progress(
             if shown["state"] is None:
                 shown["state"] = ProgressState.create(frames, spp or max(value[1] // max(frames, 1), 1))
                 shown["state"].eta.start = started
+                if state.get("costs") is not None:
+                    shown["state"].eta.set_frame_costs(state["costs"], shown["state"].spp)
             shown["state"].eta.update(value[0], value[1])
             refresh()
 
@@ -84,6 +86,11 @@ def run_with_progress(
         if not state["posted"]:
             state["posted"] = True
             window.tasks.inbox.post(show_progress)
+
+    def set_frame_costs(costs):  # task thread, before the first report of an animation
+        state["costs"] = list(costs)
+
+    progress.set_frame_costs = set_frame_costs
 
     # The path tracer would compete with the export for the CPU: stop refining while the export runs.
     canvas = window.canvas
@@ -359,7 +366,7 @@ class ExportAnimationDialog(_ExportDialog):
             self.window_,
             "Exporting animation",
             lambda progress, cancel: export_animation(scene, sweep, path, size, spp, fps, progress, cancel,
-                                                      renderer, res),
+                                                      renderer, res, costs=progress.set_frame_costs),
             lambda p: self.window_.statusBar().showMessage(f"wrote {p}", 5000),
             frames=sweep.frames,
             spp=spp,

@@ -84,6 +84,18 @@ def test_export_animation_streams_all_frames_in_order(demo_scene, tmp_path):
     assert np.abs(frames[0].astype(int) - frames[2].astype(int)).mean() > 1  # the camera moved
 
 
+def test_a_long_sweep_reports_the_cost_of_every_frame_before_the_first(demo_scene, tmp_path):
+    from hyperinr_app.export import COST_MIN_FRAMES, Sweep, export_animation
+
+    calls = []
+    n = COST_MIN_FRAMES
+    export_animation(demo_scene, Sweep("param", 0.0, 10.0, n, "t"), tmp_path / "sweep", (32, 24), 1,
+                     progress=lambda d, t: calls.append(("progress", d)), renderer="gl", volume_res=16,
+                     costs=lambda c: calls.append(("costs", c)))
+    assert calls[0][0] == "costs" and len(calls[0][1]) == n and all(c > 0 for c in calls[0][1])
+    assert [c for c in calls if c[0] == "costs"] == calls[:1] and len(calls) == 1 + n
+
+
 def test_gl_export_on_a_worker_thread(demo_scene):
     """The explorer exports from a task thread: the offscreen context belongs to that thread."""
     from hyperinr_app.export import render_frame

@@ -58,6 +58,40 @@ def test_eta_after_ten_percent_is_within_thirty_percent_of_the_truth_for_a_noisy
     assert abs(estimate_at_10 - actual) / actual < 0.3
 
 
+def test_frame_costs_make_the_eta_right_when_late_frames_are_slower():
+    """The demo's sweep: the last frames take almost four times as long as the first. Without frame costs
+    the estimate at 10% is about half the truth; with the cost of every frame it is within 10%."""
+
+    def run(with_costs: bool) -> float:
+        clock = Clock()
+        frames, spp = 100, 16
+        cost = [1.0 + 2.8 * min(f / 50, 1.0) for f in range(frames)]  # seconds per frame, rising then flat
+        eta = EtaEstimator(frames * spp, clock)
+        if with_costs:
+            eta.set_frame_costs([c * 1.3 for c in cost], spp)  # only ratios matter
+        estimate = t10 = None
+        for f in range(frames):
+            for s in range(spp):
+                clock.t += cost[f] / spp
+                eta.update(f * spp + s + 1)
+                if estimate is None and eta.fraction >= 0.1:
+                    estimate, t10 = eta.eta(), clock.t
+        return estimate / (clock.t - t10)
+
+    assert run(False) < 0.6
+    assert run(True) == pytest.approx(1.0, abs=0.1)
+
+
+def test_frame_costs_leave_a_steady_export_as_it_was():
+    clock = Clock()
+    eta = EtaEstimator(40, clock)
+    eta.set_frame_costs([2.0] * 10, 4)
+    for d in range(1, 11):
+        clock.t += 1.0
+        eta.update(d)
+    assert eta.work(10) == pytest.approx(5.0) and eta.eta() == pytest.approx(30.0)
+
+
 def test_eta_uses_the_whole_elapsed_time_until_two_reports_exist():
     clock = Clock()
     eta = EtaEstimator(10, clock)

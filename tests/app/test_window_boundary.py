@@ -19,22 +19,13 @@ def window_attribute_writes(tree: ast.AST) -> list[tuple[int, str]]:
             targets = [node.target]
         for t in targets:
             for sub in ast.walk(t):
-                if (
-                    isinstance(sub, ast.Attribute)
-                    and isinstance(sub.ctx, ast.Store)
-                    and isinstance(sub.value, ast.Name)
-                    and sub.value.id in WINDOW_NAMES
-                ):
-                    found.append((node.lineno, f"{sub.value.id}.{sub.attr}"))
-            # self.window.x = ... inside another class
-            for sub in ast.walk(t):
-                if (
-                    isinstance(sub, ast.Attribute)
-                    and isinstance(sub.ctx, ast.Store)
-                    and isinstance(sub.value, ast.Attribute)
-                    and sub.value.attr in WINDOW_NAMES
-                ):
-                    found.append((node.lineno, f"...{sub.value.attr}.{sub.attr}"))
+                if not (isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store)):
+                    continue
+                owner = sub.value
+                if isinstance(owner, ast.Name) and owner.id in WINDOW_NAMES:  # win.x = ...
+                    found.append((node.lineno, f"{owner.id}.{sub.attr}"))
+                elif isinstance(owner, ast.Attribute) and owner.attr in WINDOW_NAMES:  # self.window.x = ...
+                    found.append((node.lineno, f"...{owner.attr}.{sub.attr}"))
     return found
 
 
