@@ -209,7 +209,7 @@ def export_animation(
     queue between them (memory does not grow with the frame count). The output appears only once complete.
 
     ``costs``, when given, receives the relative cost of every frame before the first one renders
-    (:func:`~hyperinr_app.export_estimate.frame_costs`; ``gl`` sweeps of at least ``COST_MIN_FRAMES``
+    (:func:`~hyperinr_app.export_gl.frame_costs`; ``gl`` sweeps of at least ``COST_MIN_FRAMES``
     frames), for a time-left estimate that knows the late frames are slower.
     """
     check_renderer_options(renderer, volume_res)
@@ -225,7 +225,7 @@ def export_animation(
 
             prep = VolumePreparer(volume_res, compile=n > 4)
             if costs is not None and n >= COST_MIN_FRAMES:
-                from hyperinr_app.export_estimate import frame_costs
+                from hyperinr_app.export_gl import frame_costs
 
                 costs(frame_costs(gl, scene, sweep, size, spp, cancel))
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
-__all__ = ["ProbeResult", "probe", "frame_costs", "LONG_EXPORT_S", "estimate_text"]
+__all__ = ["ProbeResult", "probe", "LONG_EXPORT_S", "estimate_text"]
 
 #: Above this many seconds the export dialog warns before starting.
 LONG_EXPORT_S = 180.0
@@ -75,46 +73,6 @@ def _probe_gl(scene, volume_res: int) -> ProbeResult:
         gl.close()
     pixels = GL_PROBE_SIZE[0] * GL_PROBE_SIZE[1]
     return ProbeResult("gl", (t4 - t3) / (pixels * GL_PROBE_SPP), t2 - t1, setup_s=(t1 - t0) + (t3 - t2))
-
-
-#: Sweep points :func:`frame_costs` traces, and the volume and image it traces them at.
-COST_PROBES = 5
-COST_PROBE_RES = 64
-COST_PROBE_SCALE = 0.5
-
-
-def frame_costs(gl, scene, sweep, size: tuple[int, int], spp: int, cancel=None) -> list[float]:
-    """Relative cost of every frame of ``sweep``, for the time-left estimate of an animation.
-
-    Tracing time follows the content (how far rays march before they stop): in the demo's timestep sweep
-    the last frames take almost four times as long as the first. ``COST_PROBES`` frames spread over the
-    sweep are traced with ``gl`` (a :class:`~hyperinr_app.export_gl.GLFrameRenderer`) on a
-    ``COST_PROBE_RES``³ decode at half the size: the seconds of ``spp`` samples plus the per-frame upload,
-    interpolated in between. Decoding is left out: the export overlaps it with tracing. A few seconds for a
-    100-frame sweep."""
-    from hyperinr_app.export_gl import VolumePreparer
-
-    values = sweep.values()
-    n = len(values)
-    picks = np.unique(np.linspace(0, n - 1, min(COST_PROBES, n)).round().astype(int))
-    prep = VolumePreparer(COST_PROBE_RES, shadow_res=32, compile=False)
-    w, h = (max(8, int(v * COST_PROBE_SCALE)) for v in size)
-    pixel_scale = (size[0] * size[1]) / (w * h)
-    measured = []
-    for k in picks:
-        if cancel is not None and cancel():
-            break
-        frame = prep(sweep.apply(scene, values[k]))
-        t0 = time.perf_counter()
-        gl.render(frame, (w, h), 1)  # uploads the volumes
-        t1 = time.perf_counter()
-        gl.render(frame, (w, h), 2)
-        t2 = time.perf_counter()
-        per_spp = (t2 - t1) / 2 * pixel_scale
-        measured.append(max(t1 - t0 - (t2 - t1) / 2, 0.0) + per_spp * spp)
-    if len(measured) < len(picks):
-        return [1.0] * n
-    return [float(c) for c in np.interp(np.arange(n), picks, measured)]
 
 
 def _probe_torch(scene) -> ProbeResult:

@@ -23,7 +23,7 @@ class EtaEstimator:
 
     Units are samples; by default every one costs the same. Frames of a sweep do not: the demo's late
     timesteps take almost four times as long to trace as its first ones. :meth:`set_frame_costs` gives the
-    relative cost of every frame (measured by :func:`~hyperinr_app.export_estimate.frame_costs`), and the
+    relative cost of every frame (measured by :func:`~hyperinr_app.export_gl.frame_costs`), and the
     rate is then measured in cost per second, so the time left counts the remaining frames at their cost.
     """
 

@@ -1,6 +1,6 @@
 """What an export renders (:class:`ExportScene`) and what an animation varies (:class:`Sweep`): plain data,
-free of Qt and GL, shared by the explorer session, the CLI and the export pipeline (:mod:`hyperinr_app.export`).
-"""
+free of Qt and GL, shared by the explorer session, the CLI and the export pipeline
+(:mod:`hyperinr_app.export`)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 BENCHES = (
-    "generation", "inference", "render", "export", "interactive", "latency", "train", "teachers", "napari_reader"
+    "generation", "inference", "render", "export", "interactive", "latency", "train", "teachers",
+    "napari_reader",
 )
 
 

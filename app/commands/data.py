@@ -14,7 +14,9 @@ import argparse
 import importlib
 
 # Optional modules adding ``data demo NAME`` subcommands; a module absent from this build is skipped.
-DEMO_MODULES = ("hyperinr_app.commands.demo_plume", "hyperinr_app.commands.demo_shadows", "hyperinr_app.commands.demo_nvs")
+DEMO_MODULES = (
+    "hyperinr_app.commands.demo_plume", "hyperinr_app.commands.demo_shadows", "hyperinr_app.commands.demo_nvs"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
