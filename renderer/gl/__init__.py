@@ -3,7 +3,8 @@
 Imports vispy (and, through the canvas, Qt); the torch half of :mod:`renderer` never imports this package.
 """
 
-from .canvas import PathTracerCanvas, render_offscreen
+from .canvas import PathTracerCanvas
+from .still import render_offscreen
 from .tracer import GLPathTracer, TraceSettings
 
 __all__ = ["PathTracerCanvas", "render_offscreen", "GLPathTracer", "TraceSettings"]

@@ -10,15 +10,14 @@ When a full-quality frame costs more than the budget, it is traced in horizontal
 so the canvas keeps its frame rate (and the GUI thread stays responsive) at rest; the interactive preview
 stays on screen until the first full-quality frame is complete.
 
-Offscreen rendering (:meth:`PathTracerCanvas.render_image`, :func:`render_offscreen`) goes through the same
-program into a float framebuffer of any size.
+Offscreen rendering (:meth:`PathTracerCanvas.render_image`, :func:`~renderer.gl.still.render_offscreen`) goes
+through the same program into a float framebuffer of any size. The cost levels: :mod:`.quality`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from vispy import app, gloo
@@ -27,9 +26,10 @@ from vispy.util.event import EmitterGroup, Event  # noqa: F401  (EmitterGroup: t
 from ..camera import Camera
 from ..light import Light
 from ..transfer import TransferFunction
+from .quality import InteractiveQuality
 from .tracer import SHADOW_MODES, AccumulationTarget, GLPathTracer, TraceSettings
 
-__all__ = ["PathTracerCanvas", "InteractiveQuality", "render_offscreen", "ensure_app", "REST_SPP"]
+__all__ = ["PathTracerCanvas", "ensure_app", "to_uint8", "REST_SPP"]
 
 #: Samples per pixel accumulated at rest before the canvas stops refining. The image is the mean of the
 #: samples, so its noise falls as 1/sqrt(spp): 256 samples leave 1/16 of one sample's noise, and a further
@@ -72,64 +72,6 @@ def _delete_qt_object(obj) -> None:
         return
     if isinstance(obj, QObject) and shiboken6.isValid(obj):
         shiboken6.delete(obj)
-
-
-@dataclass
-class InteractiveQuality:
-    """Cost levels while interacting: (step multiplier, resolution scale), cheapest last.
-
-    The canvas draws on the GUI thread, so a frame's time is time the event loop cannot run: every draw, at
-    rest (traced in bands) and while interacting, is kept within ``frame_budget_ms``. The cost of a frame is
-    modelled as ``overhead + unit * resolution_scale**2 / step_multiplier`` (rays times samples per ray,
-    plus showing the image); ``unit`` (tracing one full-quality frame) and ``overhead`` are running
-    estimates from measured frames, so the canvas picks the finest level that fits the budget directly
-    instead of stepping one level per frame and oscillating around it.
-    """
-
-    levels: tuple[tuple[float, float], ...] = (
-        (1.0, 1.0), (2.0, 1.0), (2.0, 0.75), (2.0, 0.5), (3.0, 0.5), (4.0, 0.4), (4.0, 0.3), (6.0, 0.25),
-    )
-    frame_budget_ms: float = 30.0
-    rest_delay_s: float = 0.3
-    headroom: float = 0.8  # aim below the budget: frame times vary with the load
-    unit_ms: float | None = field(default=None, repr=False)  # estimated time to trace a full-quality frame
-    overhead_ms: float = field(default=0.0, repr=False)  # estimated time to show a frame
-
-    def cost(self, level: int) -> float:
-        step_mult, res = self.levels[level]
-        return res * res / step_mult
-
-    def observe(self, trace_ms: float, share: float, overhead_ms: float | None = None) -> None:
-        """Tracing ``share`` of a full-quality frame's work took ``trace_ms`` (showing it ``overhead_ms``)."""
-        unit = trace_ms / max(share, 1e-6)
-        self.unit_ms = unit if self.unit_ms is None else 0.5 * self.unit_ms + 0.5 * unit
-        if overhead_ms is not None:
-            self.overhead_ms = 0.5 * self.overhead_ms + 0.5 * float(overhead_ms)
-
-    @property
-    def _trace_budget(self) -> float:
-        goal = self.headroom * self.frame_budget_ms
-        return max(goal - self.overhead_ms, 0.25 * goal)
-
-    def level(self) -> int:
-        """The finest level whose predicted frame time fits the budget (the cheapest if none does)."""
-        if self.unit_ms is None:
-            return len(self.levels) // 2  # no measurement yet: a middle level, refined after one frame
-        for i in range(len(self.levels)):
-            if self.unit_ms * self.cost(i) <= self._trace_budget:
-                return i
-        return len(self.levels) - 1
-
-    def bands(self, cap: int) -> int:
-        """Bands per full-quality frame so that one band fits the budget."""
-        if self.unit_ms is None:
-            return int(min(cap, 4))
-        return int(min(cap, max(1, math.ceil(self.unit_ms / self._trace_budget))))
-
-    def adapt(self, level: int, trace_ms: float, overhead_ms: float | None = None) -> int:
-        """Observe a frame traced at ``level`` in ``trace_ms``; the level for the next frame."""
-        self.observe(trace_ms, self.cost(level), overhead_ms)
-        return self.level()
 
 
 class PathTracerCanvas(app.Canvas):
@@ -435,7 +377,7 @@ class PathTracerCanvas(app.Canvas):
 
     def render_image(self, width: int, height: int, spp: int = 64, progress: bool = False) -> np.ndarray:
         """Render ``spp`` samples per pixel offscreen at full quality; ``(height, width, 3)`` uint8."""
-        return _to_uint8(self.render_float(width, height, spp, progress))
+        return to_uint8(self.render_float(width, height, spp, progress))
 
     def render_float(self, width: int, height: int, spp: int = 64, progress: bool = False) -> np.ndarray:
         """As :meth:`render_image`, but the linear float32 running mean (not clipped)."""
@@ -451,42 +393,6 @@ class PathTracerCanvas(app.Canvas):
         return target.read()
 
 
-def _to_uint8(img: np.ndarray) -> np.ndarray:
+def to_uint8(img: np.ndarray) -> np.ndarray:
     """Linear RGB -> uint8 exactly as :meth:`renderer.tracer.PathTracer.to_uint8` (clip, round half up)."""
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-
-
-def render_offscreen(
-    volume: np.ndarray,
-    tf: TransferFunction,
-    camera: Camera,
-    light: Light,
-    shadow_mode: str = "none",
-    shadow_volume: np.ndarray | None = None,
-    size: tuple[int, int] = (800, 600),
-    spp: int = 64,
-    background: tuple[float, float, float] = (0.08, 0.08, 0.1),
-    steps: int | None = None,
-    settings: TraceSettings | None = None,
-    as_float: bool = False,
-) -> np.ndarray:
-    """Render one image through a hidden canvas (created and closed here): ``(H, W, 3)`` uint8.
-
-    ``steps``: samples per unit length (default: ``settings.step``, i.e. 256). ``as_float``: return the linear
-    float32 image instead.
-    """
-    canvas = PathTracerCanvas(size=(64, 64), show=False, settings=settings)
-    try:
-        canvas.set_volume(volume)
-        canvas.set_shadow_volume(shadow_volume)
-        canvas.set_transfer_function(tf)
-        canvas.set_light(light)
-        canvas.set_shadow_mode(shadow_mode)
-        canvas.set_background(background)
-        if steps is not None:
-            canvas.set_quality(steps)
-        canvas.set_camera(camera)
-        img = canvas.render_float(size[0], size[1], spp)
-        return img if as_float else _to_uint8(img)
-    finally:
-        canvas.close()

@@ -154,7 +154,7 @@ def test_a_rest_timer_firing_early_still_ends_in_full_quality_frames(gl_context,
 
 
 def test_interactive_quality_picks_the_finest_level_within_the_budget():
-    from hyperinr_renderer.gl.canvas import InteractiveQuality
+    from hyperinr_renderer.gl.quality import InteractiveQuality
 
     q = InteractiveQuality(frame_budget_ms=30.0, headroom=1.0)
     assert q.level() == len(q.levels) // 2  # nothing measured yet
