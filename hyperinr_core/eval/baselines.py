@@ -31,6 +31,7 @@ from hyperinr_core.model.modelfile import read_model_file, write_model_file
 from hyperinr_core.model.training_encoder import TrainingEncoder
 from hyperinr_core.train.budget import seeded_generator
 from hyperinr_core.train.checkpoint import read_checkpoint
+from hyperinr_core.train.job import RunOptions
 from hyperinr_core.train.loop import TrainResult
 
 __all__ = ["Lerp", "HashINRConfig", "HashINR", "one_blob", "HashINRJob", "train_hashinr"]
@@ -197,25 +198,11 @@ class HashINR(nn.Module):
 
 
 @dataclass
-class HashINRJob:
+class HashINRJob(RunOptions):
     """``hyperinr train --baseline hashinr``: fit a HashINR directly to the training frames."""
 
-    data: str
-    out: str
-    preset: str | None = None
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
-    device: str | None = None
-    resume: bool = False
-    force: bool = False
     log2_hashmap_size: int | None = None
     compile: bool = False
-    checkpoint_every_s: float = 300.0
-    checkpoint_every_steps: int | None = None
-    progress: bool = True
-    memory_budget: int | None = 4 << 30  # bytes of frames in memory before streaming (per process)
-    refresh_every: int = 200  # batches per streamed pool of frames
 
 
 def train_hashinr(job: HashINRJob) -> TrainResult:

@@ -12,9 +12,10 @@ from hyperinr_core.device import pick_device
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.coordnet import CoordNet
 from hyperinr_core.model.field_info import FieldInfo
-from hyperinr_core.train.budget import DEFAULT_MEMORY_BUDGET, resolve_budget, seeded_generator
+from hyperinr_core.train.budget import resolve_budget, seeded_generator
 from hyperinr_core.train.checkpoint import read_checkpoint
 from hyperinr_core.train.fit import FitRun, fit
+from hyperinr_core.train.job import RunOptions
 from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import FitConfig, preset_for
@@ -22,23 +23,9 @@ from hyperinr_core.train.sampling import frame_sampler
 
 
 @dataclass
-class TeacherJob:
+class TeacherJob(RunOptions):
     """``hyperinr train-teacher``: fit a CoordNet to the training frames of ``data``."""
 
-    data: str
-    out: str
-    preset: str | None = None
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
-    device: str | None = None
-    resume: bool = False
-    force: bool = False
-    checkpoint_every_s: float = 300.0
-    checkpoint_every_steps: int | None = None
-    progress: bool = True
-    memory_budget: int | None = DEFAULT_MEMORY_BUDGET  # bytes of frames in memory before streaming
-    refresh_every: int = 200  # batches per streamed pool of frames
 
 
 def train_teacher(job: TeacherJob) -> TrainResult:

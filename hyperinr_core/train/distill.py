@@ -32,7 +32,7 @@ from hyperinr_core.model.field_info import FieldInfo
 from hyperinr_core.model.mlp import MLPConfig, mlp_forward
 from hyperinr_core.model.positions import encoder_positions
 from hyperinr_core.model.training_encoder import TrainingEncoder
-from hyperinr_core.train.budget import DEFAULT_MEMORY_BUDGET, Budget, resolve_budget, seeded_generator
+from hyperinr_core.train.budget import Budget, resolve_budget, seeded_generator
 from hyperinr_core.train.checkpoint import read_checkpoint
 from hyperinr_core.train.distill_set import (
     DistillationSet,
@@ -44,6 +44,7 @@ from hyperinr_core.train.distill_set import (
     teacher_fingerprint,
 )
 from hyperinr_core.train.fit import FitRun, fit
+from hyperinr_core.train.job import RunOptions
 from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import FitConfig, Preset, preset_for
@@ -51,32 +52,16 @@ from hyperinr_core.train.sampling import FrameSampler, frame_sampler
 
 
 @dataclass
-class DistillJob:
+class DistillJob(RunOptions):
     """``hyperinr distill``: train a HyperINR from a teacher (or, with ``teacher=None``, from the data)."""
 
-    data: str
-    out: str
     teacher: str | None = None
-    preset: str | None = None
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
-    device: str | None = None
-    resume: bool = False
-    force: bool = False
     n_encoders: int | None = None
     distill_samples: int | None = None
     distill_set: str | None = None  # default: <out>.distill.h5
     on_demand: bool = False
     compile: bool = False
-    checkpoint_every_s: float = 300.0
-    checkpoint_every_steps: int | None = None
-    progress: bool = True
     deadline: float | None = None  # time.time() by which training must end (a pipeline's total budget)
-    memory_budget: int | None = (
-        DEFAULT_MEMORY_BUDGET  # bytes of frames / set samples in memory before streaming
-    )
-    refresh_every: int = 200  # batches per streamed pool
 
 
 def new_hyperinr(

@@ -23,8 +23,9 @@ from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.device import pick_device
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.field_info import FieldInfo
-from hyperinr_core.train.budget import DEFAULT_MEMORY_BUDGET, Budget
+from hyperinr_core.train.budget import Budget
 from hyperinr_core.train.checkpoint import read_checkpoint
+from hyperinr_core.train.job import RunOptions
 from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.make_teacher import TeacherBuild, build_teacher
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
@@ -47,20 +48,11 @@ def default_candidates(device_type: str) -> tuple[str, ...]:
 
 
 @dataclass
-class PipelineJob:
+class PipelineJob(RunOptions):
     """One ``hyperinr train`` run. ``teacher``: ``auto`` or a kind of :data:`~.teachers.TEACHER_KINDS`."""
 
-    data: str
-    out: str
     teacher: str = "auto"
     candidates: tuple[str, ...] | None = None
-    preset: str | None = None
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
-    device: str | None = None
-    resume: bool = False
-    force: bool = False
     n_encoders: int | None = None
     teacher_samples: int | None = None  # teacher frames between the training frames
     gt_fraction: float = 0.5
@@ -68,9 +60,6 @@ class PipelineJob:
     teacher_minutes: float | None = None
     teacher_steps: int | None = None
     compile: bool = False
-    checkpoint_every_s: float = 300.0
-    progress: bool = True
-    memory_budget: int | None = DEFAULT_MEMORY_BUDGET
     select_share: float = 0.08
     teacher_share: float = 0.3
     targets_share: float = 0.1
