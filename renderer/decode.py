@@ -75,13 +75,14 @@ def resolution_ladder(native: int | Sequence[int], start: int = 32) -> list[Shap
 @dataclass
 class DecoderConfig:
     """How to decode. ``dtype``: texture precision ('float16' halves upload bandwidth; its spacing near 1 is
-    4.9e-4, inside the 1e-3 budget). ``mlp_dtype``: 'bfloat16' only where a benchmark shows the gain and the
-    error is acceptable (see module docstring)."""
+    4.9e-4, inside the 1e-3 budget). ``mlp_dtype``: 'auto' is the backend's own (float32 for torch, float16
+    operands with float32 accumulation for the Triton kernel, error ~7e-4 of the value range); 'bfloat16' only
+    where a benchmark shows the gain and the error is acceptable (see module docstring)."""
 
     dtype: str = "float16"
     compile: bool = True
     background_compile: bool = True
-    mlp_dtype: str = "float32"
+    mlp_dtype: str = "auto"
     chunk: int = 1 << 12  # 4096 points: activations stay in L2 (best of 2k..32k on this CPU: 97 vs 103 ms at 64^3)
     coord_cache_points: int = 1 << 21  # cache full coordinate grids up to 128^3 (24 MiB)
     slab_points: int = 1 << 18
@@ -89,8 +90,9 @@ class DecoderConfig:
     def __post_init__(self) -> None:
         if self.dtype not in ("float16", "float32"):
             raise ValueError(f"dtype must be 'float16' or 'float32', got {self.dtype!r}")
-        if self.mlp_dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"mlp_dtype must be 'float32' or 'bfloat16', got {self.mlp_dtype!r}")
+        if self.mlp_dtype not in ("auto", "float32", "float16", "bfloat16"):
+            raise ValueError(
+                f"mlp_dtype must be 'auto', 'float32', 'float16' or 'bfloat16', got {self.mlp_dtype!r}")
 
 
 class Decoder:
@@ -113,7 +115,7 @@ class Decoder:
         ev = self._evaluators.get(key)
         if ev is None:
             ev = shared_evaluator(inr.enc_cfg, inr.mlp_cfg, dev, compile=self.cfg.compile,
-                                  mlp_dtype=getattr(torch, self.cfg.mlp_dtype), chunk=self.cfg.chunk,
+                                  mlp_dtype=None if self.cfg.mlp_dtype == "auto" else getattr(torch, self.cfg.mlp_dtype), chunk=self.cfg.chunk,
                                   background=self.cfg.background_compile)
             self._evaluators[key] = ev
         return ev

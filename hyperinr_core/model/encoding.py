@@ -283,7 +283,9 @@ class HashGrid(nn.Module):
         self.params = nn.Parameter(cfg.init_params(generator))
 
     def forward(self, x: Tensor) -> Tensor:
-        return hash_encode(x, self.params, self.cfg)
+        from hyperinr_core.model.backends import select_backend
+
+        return select_backend(x.device).encode(x, self.params, self.cfg)
 
     def extra_repr(self) -> str:
         return f"{self.cfg}, n_params={self.cfg.n_params}"

@@ -1,7 +1,9 @@
 """The fastest available INR evaluator on the current device, for decoding and benchmarks.
 
-- CUDA + tinycudann importable: tcnn's fused kernels, fed the same parameter vectors (:mod:`.backends`).
-- Otherwise: the reference hash grid + MLP under ``torch.compile`` (one fused loop for the index/weight
+- The backend (:func:`~hyperinr_core.model.backends.select_backend`) decides. ``triton`` (CUDA's default
+  when triton imports): one fused kernel, hash grid into the MLP, fp16 operands with fp32 accumulation
+  unless ``mlp_dtype`` says otherwise. ``tcnn``: tiny-cuda-nn's fused kernels, fed the same parameter vectors.
+- ``torch`` (every CPU): the reference hash grid + MLP under ``torch.compile`` (one fused loop for the index/weight
   arithmetic; ~1.8x on this 2-core CPU, see ``bench/inference.py``), in fixed-size chunks so it compiles once.
   Falls back to eager torch if compilation is unavailable (no C++ compiler) or fails.
 - ``background=True`` compiles on a background thread and evaluates eagerly until the compiled graph is
@@ -43,28 +45,28 @@ class FastINREvaluator:
         mlp_cfg: MLPConfig,
         device: str | torch.device = "cpu",
         compile: bool = True,
-        mlp_dtype: torch.dtype = torch.float32,
+        mlp_dtype: torch.dtype | None = None,
         chunk: int = 1 << 14,
         background: bool = False,
+        backend: str | None = None,
     ):
+        from hyperinr_core.model.backends import select_backend
+
         self.enc_cfg, self.mlp_cfg = enc_cfg, mlp_cfg
         self.device = torch.device(device)
         self.chunk = chunk
-        self.mlp_dtype = mlp_dtype
+        self.backend = select_backend(self.device, backend)
+        self.mlp_dtype = mlp_dtype or self.backend.default_mlp_dtype
         self._tables = DeviceTables.get(enc_cfg, self.device)
         # Plain ints, so the compiled graph sees constants instead of tracing the config's numpy layout.
         self._shape = (enc_cfg.n_entries, enc_cfg.n_features_per_level, 1 << enc_cfg.n_input_dims,
                        enc_cfg.n_output_dims)
-        self._tcnn = None
-        if self.device.type == "cuda":
-            from hyperinr_core.model.backends import tcnn_inr_module
-
-            self._tcnn = tcnn_inr_module(enc_cfg, mlp_cfg, self.device)
+        self._kernel = self.backend.name != "torch"  # a fused kernel evaluates; nothing to compile
         # (function, compiled?) swapped as one tuple: no call mixes the compiled function with eager padding.
         self._impl: tuple = (self._eager, False)
         self.ready = threading.Event()  # set once the final implementation (compiled or eager) is in place
         self._warmup_thread: threading.Thread | None = None
-        if compile and not NO_COMPILE and self._tcnn is None:
+        if compile and not NO_COMPILE and not self._kernel:
             try:
                 fn = torch.compile(self._eager, dynamic=False)
             except Exception as exc:  # pragma: no cover - depends on the toolchain
@@ -113,8 +115,8 @@ class FastINREvaluator:
         return self.compiled
 
     def describe(self) -> str:
-        if self._tcnn is not None:
-            return "tcnn"
+        if self._kernel:
+            return f"{self.backend.name}, mlp {str(self.mlp_dtype).replace('torch.', '')}"
         return f"torch{'+compile' if self.compiled else ''}, mlp {str(self.mlp_dtype).replace('torch.', '')}"
 
     def _eager(self, x: Tensor, enc_params: Tensor, mlp_params: Tensor) -> Tensor:
@@ -132,8 +134,9 @@ class FastINREvaluator:
         c = self.mlp_cfg.n_output_dims
         if out is None:
             out = torch.empty(n, c, device=self.device)
-        if self._tcnn is not None:
-            return self._tcnn(inr, x, out)
+        if self._kernel:
+            return self.backend.inr_forward(x, inr.enc_params, inr.mlp_params, self.enc_cfg, self.mlp_cfg,
+                                            self.mlp_dtype, out)
         enc, mlp = inr.enc_params, inr.mlp_params
         fn, compiled = self._impl
         for s in range(0, n, self.chunk):
@@ -172,7 +175,7 @@ def shared_evaluator(
     device: str | torch.device = "cpu",
     *,
     compile: bool = True,
-    mlp_dtype: torch.dtype = torch.float32,
+    mlp_dtype: torch.dtype | None = None,
     chunk: int = 1 << 14,
     background: bool = False,
 ) -> FastINREvaluator:
@@ -181,13 +184,16 @@ def shared_evaluator(
     With ``background=True`` the first caller starts compilation on a thread and everyone evaluates eagerly
     until it lands; a later blocking caller (``background=False``) waits for that compilation to finish.
     """
+    from hyperinr_core.model.backends import select_backend
+
     dev = torch.device(device)
-    key = (enc_cfg, mlp_cfg, str(dev), bool(compile), mlp_dtype, int(chunk))
+    backend = select_backend(dev).name
+    key = (enc_cfg, mlp_cfg, str(dev), bool(compile), mlp_dtype, int(chunk), backend)
     with _SHARED_LOCK:
         ev = _SHARED.get(key)
         if ev is None:
             ev = FastINREvaluator(enc_cfg, mlp_cfg, device=dev, compile=compile, mlp_dtype=mlp_dtype,
-                                  chunk=chunk, background=background)
+                                  chunk=chunk, background=background, backend=backend)
             _SHARED[key] = ev
     if not background:
         ev.ready.wait()

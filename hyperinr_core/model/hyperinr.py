@@ -183,6 +183,14 @@ class HyperINR(nn.Module):
         w[hit, 0] = 1.0
         return idx.astype(np.int64), w
 
+    def neighbour_tensors(self, u: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
+        """:meth:`neighbours` of normalized parameters ``u (B, D)`` as tensors on the model's device:
+        ``idx (B, K)`` int64 and ``w (B, K)`` float32."""
+        u_np = u.detach().cpu().numpy() if isinstance(u, Tensor) else np.asarray(u)
+        idx, w = self.neighbours(u_np.reshape(-1, self.cfg.n_param_dims))
+        return (torch.from_numpy(idx).to(self.device),
+                torch.from_numpy(w).to(self.device, torch.float32))
+
     def encoder_params_at(self, u: Tensor | np.ndarray) -> Tensor:
         """Differentiable interpolated encoding parameters ``(B, P)`` at normalized parameters ``u`` (B, D).
 
@@ -222,7 +230,10 @@ class HyperINR(nn.Module):
         idx, w = idx[0], w[0]
         buf = self._generation_buffer()
         table = self.encoder_params
-        if w[0] >= 1.0 - 1e-12:
+        blend = self._blender(table, len(idx), buf)
+        if blend is not None:  # one launch (a CUDA graph replay on CUDA) of the backend's blend kernel
+            blend(idx, w)
+        elif w[0] >= 1.0 - 1e-12:
             buf.copy_(table[int(idx[0])])
         elif len(idx) == 2:
             torch.lerp(table[int(idx[0])], table[int(idx[1])], float(w[1]), out=buf)
@@ -231,6 +242,17 @@ class HyperINR(nn.Module):
             for j, wj in zip(idx[1:], w[1:]):
                 buf.add_(table[int(j)], alpha=float(wj))
         return INR(buf, self.mlp.params.detach(), self.cfg.encoding, self.cfg.mlp, self.cfg.value_range)
+
+    def _blender(self, table: Tensor, k: int, buf: Tensor):
+        """The backend's blend of K encoders into ``buf`` (made once per table and buffer), or None."""
+        from hyperinr_core.model.backends import select_backend
+
+        blend = getattr(self, "_blend", None)
+        if blend is not None and blend.matches(table, k, buf):
+            return blend
+        backend = select_backend(self.device)
+        self._blend = backend.blender(table.detach(), k, buf)
+        return self._blend
 
     def inr_at_encoder(self, j: int) -> INR:
         """The INR of encoder ``j`` itself (no interpolation, no copy)."""

@@ -1,5 +1,6 @@
 """The hash encoding for training: the values and gradients of
-:func:`~hyperinr_core.model.encoding.hash_encode`, faster on a CPU."""
+:func:`~hyperinr_core.model.encoding.hash_encode`, faster on a CPU, through the Triton kernels where the
+backend is ``triton`` (:mod:`.backends`)."""
 
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ class TrainingEncoder:
     """
 
     def __init__(self, cfg: Any, device: torch.device | str = "cpu", compile: bool = False):
+        from hyperinr_core.model.backends import select_backend
         from hyperinr_core.model.encoding import DeviceTables, corner_indices_and_weights
         from hyperinr_core.model.fast import NO_COMPILE
 
         self.cfg = cfg
         self.device = torch.device(device)
+        self.backend = select_backend(self.device)
         tables = DeviceTables.get(cfg, self.device)
 
         def idx_w(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -74,6 +77,8 @@ class TrainingEncoder:
     def __call__(self, x: Tensor, params: Tensor) -> Tensor:
         """Features ``(N, L*F)`` of ``x (N, d)`` with ``params (P,)``, or ``(B, M, L*F)`` of ``x (B, M, d)``
         with one parameter vector per row, ``params (B, P)``."""
+        if self.backend.name == "triton":
+            return self.backend.encode(x, params, self.cfg)
         cfg = self.cfg
         n_corners, feats = 1 << cfg.n_input_dims, cfg.n_features_per_level
         if x.dim() == 3:
@@ -89,6 +94,16 @@ class TrainingEncoder:
         return _WeightedGather.apply(table, idx.view(-1, n_corners), w.view(-1, n_corners)).view(
             x.shape[0], -1
         )
+
+
+    def mixture(self, x: Tensor, tables: Tensor, kidx: Tensor, kw: Tensor) -> Tensor:
+        """Features ``(B, M, L*F)`` of ``x (B, M, d)``, row ``b`` encoded with ``sum_k kw[b, k] *
+        tables[kidx[b, k]]`` (a HyperINR's encoder at θ); differentiable in ``tables``. The Triton backend
+        gathers from (and scatters gradients into) the K tables directly; the reference blends first."""
+        if self.backend.name == "triton":
+            return self.backend.encode_mixture(x, tables, kidx, kw, self.cfg)
+        params = torch.einsum("bk,bkp->bp", kw.to(tables.dtype), tables[kidx])
+        return self(x, params)
 
 
 def _eager_idx(x: Tensor, cfg: Any) -> tuple[Tensor, Tensor]:

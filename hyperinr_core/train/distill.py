@@ -109,7 +109,13 @@ def hyperinr_query(model, compile: bool = False) -> Callable[[Tensor, Tensor], T
         params = model.encoder_params_at(u)
         return mlp_forward(enc(x, params), model.mlp.params, model.cfg.mlp)
 
-    return query
+    def mixture_query(u: Tensor, x: Tensor) -> Tensor:
+        # The K encoders' tables are gathered (and their gradients scattered) by the kernels themselves:
+        # no (B, P) parameter vector per frame.
+        kidx, kw = model.neighbour_tensors(u)
+        return mlp_forward(enc.mixture(x, model.encoder_params, kidx, kw), model.mlp.params, model.cfg.mlp)
+
+    return mixture_query if enc.backend.name == "triton" else query
 
 
 def distill(job: DistillJob) -> TrainResult:

@@ -1,0 +1,176 @@
+"""Triton kernels of the whole INR: the hash grid feeding the shared MLP in one program, and generation.
+
+**Fused INR forward.** A program encodes a block of points (:func:`.triton_grid.encode_tile`, every level
+at once) and runs the MLP (tcnn FullyFusedMLP layout: ReLU, no biases, widths padded to 16) on the tile with
+``tl.dot``: the features never go through global memory. ``precision`` is ``"fp16"`` (tcnn's choice:
+fp16 operands, fp32 accumulation; the default on CUDA), ``"bf16"`` or ``"fp32"`` (IEEE fp32 dots, the
+reference's precision).
+
+**Generation.** The encoder at θ is one launch of the blend kernel into a preallocated buffer; on CUDA it is
+captured once in a CUDA graph with the copies of θ's encoder indices and weights from pinned host memory,
+so a call writes two small host arrays and replays the graph: nothing is launched from Python.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from hyperinr_core.model.encoding import HashGridConfig
+from hyperinr_core.model.mlp import MLPConfig
+from hyperinr_core.model.triton_grid import (
+    blend_tables,
+    encode_tile,
+    feature_columns,
+    grid_consts,
+    prime_args,
+)
+
+__all__ = ["inr_forward", "PRECISIONS", "GraphedBlend"]
+
+PRECISIONS = {"fp32": tl.float32, "fp16": tl.float16, "bf16": tl.bfloat16}
+
+#: Points per program of the fused INR kernel.
+BLOCK_INR = 64
+
+
+def _interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
+
+
+@triton.jit
+def _dot(a, b, DT: tl.constexpr, EMULATE: tl.constexpr):
+    """``a @ b`` with fp32 accumulation; operands in ``DT``. ``EMULATE`` rounds to ``DT`` and multiplies in
+    fp32 (the interpreter's bf16 dot is not usable; the products of ``DT`` values are exact in fp32)."""
+    if DT == tl.float32:
+        return tl.dot(a, b, input_precision="ieee")
+    elif EMULATE:
+        return tl.dot(a.to(DT).to(tl.float32), b.to(DT).to(tl.float32), input_precision="ieee")
+    else:
+        return tl.dot(a.to(DT), b.to(DT))
+
+
+@triton.jit
+def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P,
+                scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
+                D: tl.constexpr, F: tl.constexpr, C: tl.constexpr, LF: tl.constexpr,
+                IN_PAD: tl.constexpr, H: tl.constexpr, N_HID: tl.constexpr,
+                OUT: tl.constexpr, OUT_PAD: tl.constexpr, DT: tl.constexpr, EMULATE: tl.constexpr,
+                BLOCK: tl.constexpr, P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
+    rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    rmask = rows < N
+    h = encode_tile(x_ptr, tab_ptr, kidx_ptr, kw_ptr, 0, rows, rmask, P,
+                    scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, 1, C, LF, P1, P2, P3)
+    kc = tl.arange(0, C)
+    hc = tl.arange(0, H)
+    # W0 is (H, IN_PAD) row-major: load its transpose (C, H); columns past the input are zero.
+    w0 = tl.load(w_ptr + hc[None, :] * IN_PAD + kc[:, None], mask=(kc < IN_PAD)[:, None], other=0.0)
+    a = tl.maximum(_dot(h, w0, DT, EMULATE), 0.0)
+    off: tl.constexpr = H * IN_PAD
+    for i in tl.static_range(N_HID - 1):
+        wi = tl.load(w_ptr + off + i * H * H + hc[None, :] * H + hc[:, None])
+        a = tl.maximum(_dot(a, wi, DT, EMULATE), 0.0)
+    oc = tl.arange(0, OUT_PAD)
+    wo = tl.load(w_ptr + off + (N_HID - 1) * H * H + oc[None, :] * H + hc[:, None])
+    y = _dot(a, wo, DT, EMULATE)
+    tl.store(out_ptr + rows[:, None] * OUT + oc[None, :], y, mask=rmask[:, None] & (oc < OUT)[None, :])
+
+
+_ONE: dict = {}
+
+
+def _single_table(device: torch.device) -> tuple[Tensor, Tensor]:
+    key = str(device)
+    if key not in _ONE:
+        _ONE[key] = (torch.zeros(1, dtype=torch.int64, device=device), torch.ones(1, device=device))
+    return _ONE[key]
+
+
+def inr_forward(x: Tensor, enc_params: Tensor, mlp_params: Tensor, enc_cfg: HashGridConfig,
+                mlp_cfg: MLPConfig, precision: str = "fp16", out: Tensor | None = None) -> Tensor:
+    """Normalized values ``(N, C)`` (float32) of the INR at points ``x (N, d)``, in one fused launch."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    if x.dim() != 2 or x.shape[1] != enc_cfg.n_input_dims:
+        raise ValueError(f"x must be (N, {enc_cfg.n_input_dims}), got {tuple(x.shape)}")
+    n = x.shape[0]
+    c = mlp_cfg.n_output_dims
+    if out is None:
+        out = torch.empty(n, c, device=x.device, dtype=torch.float32)
+    if n == 0:
+        return out
+    x = x.contiguous().float()
+    kidx, kw = _single_table(x.device)
+    consts = grid_consts(enc_cfg, x.device)
+    _inr_kernel[(triton.cdiv(n, BLOCK_INR),)](
+        x, enc_params.contiguous(), kidx, kw, mlp_params.contiguous().float(), out, n, enc_cfg.n_params,
+        *consts.args(),
+        D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, C=feature_columns(enc_cfg),
+        LF=enc_cfg.n_output_dims, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
+        N_HID=mlp_cfg.n_hidden_layers, OUT=c, OUT_PAD=mlp_cfg.padded_output_dims,
+        DT=PRECISIONS[precision], EMULATE=_interpreted(), BLOCK=BLOCK_INR,
+        **prime_args(),
+        **({} if _interpreted() else {"num_warps": 4}),
+    )
+    return out
+
+
+class GraphedBlend:
+    """``out = sum_k w_k * tables[idx_k]`` for K encoders, repeated with new ``(idx, w)`` each call.
+
+    On CUDA the two host-to-device copies and the blend kernel are one captured CUDA graph: a call writes
+    the pinned host arrays and replays it. Elsewhere (the interpreter) a call launches the kernel.
+    """
+
+    def __init__(self, tables: Tensor, k: int, out: Tensor):
+        self.tables, self.k, self.out = tables, int(k), out
+        dev = tables.device
+        self.cuda = dev.type == "cuda"
+        self.dev_idx = torch.zeros(self.k, dtype=torch.int64, device=dev)
+        self.dev_w = torch.zeros(self.k, dtype=torch.float32, device=dev)
+        self.graph = None
+        if self.cuda:
+            self.host_idx = torch.zeros(self.k, dtype=torch.int64).pin_memory()
+            self.host_w = torch.zeros(self.k, dtype=torch.float32).pin_memory()
+            self._hidx, self._hw = self.host_idx.numpy(), self.host_w.numpy()
+            self.done = torch.cuda.Event()
+            self._capture()
+
+    def _run(self) -> None:
+        if self.cuda:
+            self.dev_idx.copy_(self.host_idx, non_blocking=True)
+            self.dev_w.copy_(self.host_w, non_blocking=True)
+        blend_tables(self.tables, self.dev_idx, self.dev_w, self.out)
+
+    def _capture(self) -> None:
+        side = torch.cuda.Stream(self.tables.device)
+        side.wait_stream(torch.cuda.current_stream(self.tables.device))
+        with torch.cuda.stream(side):
+            self._run()  # compile and load the kernel outside the capture
+        torch.cuda.current_stream(self.tables.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self._run()
+        self.done.record()
+
+    def matches(self, tables: Tensor, k: int, out: Tensor) -> bool:
+        """Whether this graph was made for these tensors (same storage) and K."""
+        return (tables.data_ptr() == self.tables.data_ptr() and tables.shape == self.tables.shape
+                and out.data_ptr() == self.out.data_ptr() and int(k) == self.k)
+
+    def __call__(self, idx: np.ndarray, w: np.ndarray) -> Tensor:
+        if not self.cuda:
+            self.dev_idx.copy_(torch.from_numpy(np.asarray(idx, np.int64)))
+            self.dev_w.copy_(torch.from_numpy(np.asarray(w, np.float32)))
+            return blend_tables(self.tables, self.dev_idx, self.dev_w, self.out)
+        self.done.synchronize()  # the previous replay has read the host arrays
+        self._hidx[:] = idx
+        self._hw[:] = w
+        self.graph.replay()
+        self.done.record()
+        return self.out
