@@ -51,6 +51,21 @@ def cli_flag(setting: str, library: str) -> str:
     return "--" + setting.replace("_", "-")
 
 
+def apply_backend(args: argparse.Namespace) -> None:
+    """Force the ``--backend`` a command was given, checked against its ``--device`` (an unavailable one
+    is a one-line error before any work)."""
+    from hyperinr_core.device import pick_device
+    from hyperinr_core.model.backends import force_backend, forced_backend
+
+    forced_backend()  # a misspelt HYPERINR_BACKEND is an error before any work
+    name = getattr(args, "backend", None)
+    if not name:
+        return
+
+    device = getattr(args, "device", None)
+    force_backend(name, pick_device(device) if device is not None or args.command != "bench" else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -60,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from hyperinr_core.errors import HyperINRError
 
     try:
+        apply_backend(args)
         return int(args.func(args) or 0)
     except HyperINRError as exc:
         print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)

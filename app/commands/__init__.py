@@ -4,3 +4,12 @@ Each module defines ``register(subparsers)``, adding its parser and setting ``fu
 parsed args and returning an exit code). Registration imports only argparse-level things so that
 ``hyperinr --help`` stays fast; heavy imports (torch, h5py) happen inside the command functions.
 """
+
+BACKEND_HELP = ("kernels for the hash grid and the INR: torch (the reference, every device), triton (CUDA; the "
+                "default there when triton imports) or tcnn (tiny-cuda-nn, when installed); default: "
+                "$HYPERINR_BACKEND, else the best available")
+
+
+def add_backend_option(p) -> None:
+    """``--backend``: the CLI applies it (``hyperinr_app.cli.main``) before the command runs."""
+    p.add_argument("--backend", choices=("torch", "triton", "tcnn"), metavar="NAME", help=BACKEND_HELP)

@@ -12,9 +12,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from hyperinr_app.commands import add_backend_option
+
 BENCHES = (
     "generation", "inference", "render", "export", "interactive", "latency", "train", "teachers",
-    "napari_reader",
+    "napari_reader", "gpu",
 )
 
 
@@ -48,6 +50,7 @@ def _available() -> list[str]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run a benchmark (prints JSON)", add_help=False)
+    add_backend_option(p)
     p.add_argument("name", nargs="?", help=f"one of: {', '.join(BENCHES)}")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark (see NAME --help)")
     p.add_argument("-h", "--help", action="store_true")
@@ -72,5 +75,20 @@ def run(args: argparse.Namespace) -> int:
                 "install it with ./run.sh setup and run hyperinr bench there"
             )
         raise HyperINRError(f"unknown benchmark {args.name!r}; available: {', '.join(available)}")
+    if "--backend" in args.rest:  # also after the benchmark's name: hyperinr bench NAME --backend triton
+        known, args.rest = _backend_parser().parse_known_args(args.rest)
+        _apply_backend(known.backend, None)
     mod = importlib.import_module(f"bench.{args.name}")
     return mod.main((["--help"] if args.help else []) + list(args.rest))
+
+
+def _backend_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    add_backend_option(p)
+    return p
+
+
+def _apply_backend(name: str | None, device) -> None:
+    from hyperinr_core.model.backends import force_backend
+
+    force_backend(name, device)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyperinr_app.commands import add_backend_option
+
 
 def add_source_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     """--model/--data, --param, --frame, --device: what to render."""
@@ -321,6 +323,7 @@ def add_renderer_args(p: argparse.ArgumentParser) -> None:
                    "path tracer on the INR itself (about an hour for 800x600 at 64 spp on a 2-core CPU)")
     p.add_argument("--volume-res", type=int, default=128, metavar="N",
                    help="with --renderer gl: the INR is decoded on an N^3 grid")
+    add_backend_option(p)
 
 
 def choose_renderer(name: str) -> str:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from hyperinr_app.commands import add_backend_option
+
 from hyperinr_app.commands.train_jobs import (
     check_budget,
     distill_job,
@@ -49,6 +51,7 @@ def _common(
     p.add_argument("--minutes", type=float, metavar="M", help=minutes_help)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", metavar="DEV", help="torch device (default: cuda if available, else cpu)")
+    add_backend_option(p)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to OUT")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     p.add_argument(

@@ -12,6 +12,7 @@ saved as a model file of kind ``"coordnet"``.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -82,6 +83,17 @@ class ResSineBlock(nn.Module):
         return 0.5 * (s + self.l2(self.l1(x)))
 
 
+@contextmanager
+def tf32_matmul():
+    """CUDA float32 matrix products in TF32 inside the block (restored after)."""
+    prev = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(prev)
+
+
 class CoordNet(nn.Module):
     """Maps ``(N, n_input_dims)`` points in [0, 1] (parameters then coordinates) to values in [0, 1]."""
 
@@ -116,7 +128,17 @@ class CoordNet(nn.Module):
             self.out.weight.uniform_(-bound, bound)
             self.out.bias.zero_()
 
+    #: On CUDA, float32 matrix products run as TF32 on the tensor cores (set False for the paper's exact
+    #: fp32; ``hyperinr bench gpu`` measures both). Other devices are unaffected.
+    tf32 = True
+
     def forward(self, x: Tensor) -> Tensor:
+        if x.is_cuda and self.tf32:
+            with tf32_matmul():
+                return self._forward(x)
+        return self._forward(x)
+
+    def _forward(self, x: Tensor) -> Tensor:
         # [0, 1] inputs and outputs; [-1, 1] inside, where SIRENs are at home.
         y = self.out(self.blocks(x * 2.0 - 1.0))
         return (y + 1.0) * 0.5

@@ -21,6 +21,8 @@ which is available. Nothing else imports triton.
 
 from __future__ import annotations
 
+import os
+
 import torch
 import triton
 import triton.language as tl
@@ -29,10 +31,17 @@ from torch import Tensor
 from hyperinr_core.model.encoding import PRIMES, HashGridConfig
 
 __all__ = ["GridConsts", "grid_consts", "encode_mixture", "encode", "blend_tables", "MixtureEncode",
-           "feature_columns", "prime_args", "BLOCK_POINTS"]
+           "feature_columns", "prime_args", "interpreted", "BLOCK_POINTS"]
 
-#: Points per program of the encoding kernels.
-BLOCK_POINTS = 128
+
+def interpreted() -> bool:
+    """Whether the kernels run under Triton's interpreter (``TRITON_INTERPRET=1`` when they were defined)."""
+    return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
+
+
+#: Points per program of the encoding kernels (larger under the interpreter, where a program's cost is
+#: Python's per operation, not the registers').
+BLOCK_POINTS = 512 if interpreted() else 128
 
 
 def feature_columns(cfg: HashGridConfig) -> int:
@@ -324,7 +333,7 @@ def encode(x: Tensor, params: Tensor, cfg: HashGridConfig) -> Tensor:
 
 
 #: Elements per program of the blend kernel.
-BLEND_BLOCK = 1024
+BLEND_BLOCK = 1 << 16 if interpreted() else 1024
 
 
 def blend_tables(tables: Tensor, kidx: Tensor, kw: Tensor, out: Tensor) -> Tensor:

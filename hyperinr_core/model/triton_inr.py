@@ -13,8 +13,6 @@ so a call writes two small host arrays and replays the graph: nothing is launche
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 import triton
@@ -28,6 +26,7 @@ from hyperinr_core.model.triton_grid import (
     encode_tile,
     feature_columns,
     grid_consts,
+    interpreted,
     prime_args,
 )
 
@@ -35,12 +34,8 @@ __all__ = ["inr_forward", "PRECISIONS", "GraphedBlend"]
 
 PRECISIONS = {"fp32": tl.float32, "fp16": tl.float16, "bf16": tl.bfloat16}
 
-#: Points per program of the fused INR kernel.
-BLOCK_INR = 64
-
-
-def _interpreted() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
+#: Points per program of the fused INR kernel (larger under the interpreter, see ``BLOCK_POINTS``).
+BLOCK_INR = 256 if interpreted() else 64
 
 
 @triton.jit
@@ -113,9 +108,9 @@ def inr_forward(x: Tensor, enc_params: Tensor, mlp_params: Tensor, enc_cfg: Hash
         D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, C=feature_columns(enc_cfg),
         LF=enc_cfg.n_output_dims, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
         N_HID=mlp_cfg.n_hidden_layers, OUT=c, OUT_PAD=mlp_cfg.padded_output_dims,
-        DT=PRECISIONS[precision], EMULATE=_interpreted(), BLOCK=BLOCK_INR,
+        DT=PRECISIONS[precision], EMULATE=interpreted(), BLOCK=BLOCK_INR,
         **prime_args(),
-        **({} if _interpreted() else {"num_warps": 4}),
+        **({} if interpreted() else {"num_warps": 4}),
     )
     return out
 

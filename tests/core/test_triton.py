@@ -48,7 +48,7 @@ def test_hash_grid_forward_and_table_gradient_match_the_reference(cfg):
     dense = [int(r) ** cfg.n_input_dims <= int(s) for r, s in zip(cfg.level_resolutions, cfg.level_sizes)]
     assert any(dense) and not all(dense)  # both kinds of level are exercised
     g = torch.Generator().manual_seed(cfg.n_input_dims * 10 + cfg.n_features_per_level)
-    x = _points(400, cfg.n_input_dims, g)
+    x = _points(1100, cfg.n_input_dims, g)  # more than one program of points
     params = torch.randn(cfg.n_params, generator=g).to(DEVICE)
     p_ref, p_tri = params.clone().requires_grad_(), params.clone().requires_grad_()
     ref, out = hash_encode(x, p_ref, cfg), encode(x, p_tri, cfg)
