@@ -55,6 +55,14 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install -q -e ".[test,napari]"
     printf '%s' "$want" > "$stamp"
   fi
+  # Triton, for the kernels' tests under its interpreter, lives apart from the explorer's environment: its
+  # bundled LLVM crashes a process that has already loaded Mesa's llvmpipe (OpenGL without a GPU).
+  # tests/core/test_triton_interpreted.py runs the kernel tests with it on the path. (CUDA builds of torch
+  # bring their own triton.)
+  if ! "$VENV/bin/python" -c "import triton" >/dev/null 2>&1 && [ ! -d "$VENV/triton-site/triton" ]; then
+    log "installing triton into $VENV/triton-site (the kernels' interpreted tests)"
+    "$VENV/bin/python" -m pip install -q --target "$VENV/triton-site" "triton>=3.2"
+  fi
 }
 
 with_display() {

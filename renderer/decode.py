@@ -163,6 +163,8 @@ class Decoder:
         flat = out.view(-1)
         with self._lock:
             ev = self.evaluator(inr)
+            if ev.decode_grid(inr, out) is not None:  # one launch, coordinates made in the kernel
+                return out
             c = inr.n_output_dims
             x = self.coordinates(shape, dev)
             if x is not None:

@@ -67,15 +67,14 @@ def _triton_import_error() -> str | None:
 
 
 def _triton_problem(device: torch.device) -> str | None:
-    err = _triton_import_error()
-    if err is not None:
-        return err
-    if device.type == "cuda":
-        return None if torch.cuda.is_available() else "CUDA is not available"
-    if device.type == "cpu" and interpreted():
-        return None
-    return (f"triton runs on CUDA devices, not on {device.type} (on a CPU only under its interpreter, "
-            "TRITON_INTERPRET=1, for tests)")
+    # Devices first: triton is imported only where it could run. (Its bundled LLVM must not meet Mesa's
+    # llvmpipe in a process that never uses it: importing both crashes some builds.)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return "CUDA is not available"
+    if device.type != "cuda" and not (device.type == "cpu" and interpreted()):
+        return (f"triton runs on CUDA devices, not on {device.type} (on a CPU only under its interpreter, "
+                "TRITON_INTERPRET=1, for tests)")
+    return _triton_import_error()
 
 
 def triton_available(device: str | torch.device) -> bool:
@@ -141,12 +140,21 @@ class Backend:
         """Values ``(N, C)`` of an INR; None where the backend has no fused kernel (the caller's own path)."""
         return None
 
+    def decode_grid(self, out, enc_params, mlp_params, enc_cfg: HashGridConfig, mlp_cfg: MLPConfig,
+                    mlp_dtype: torch.dtype):
+        """The first channel, clamped to [0, 1], on the node-centred grid of ``out``'s shape, written into
+        ``out``; None where the backend has no grid kernel (the caller evaluates coordinates)."""
+        return None
+
     def blender(self, tables, k: int, out):
         """A callable ``(idx, w) -> out`` blending K rows of ``tables`` into ``out``; None: the caller's own."""
         return None
 
     def __repr__(self) -> str:
         return f"<backend {self.name}>"
+
+
+_PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 class TritonBackend(Backend):
@@ -166,8 +174,14 @@ class TritonBackend(Backend):
     def inr_forward(self, x, enc_params, mlp_params, enc_cfg, mlp_cfg, mlp_dtype, out=None):
         from hyperinr_core.model.triton_inr import inr_forward
 
-        precision = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[mlp_dtype]
-        return inr_forward(x, enc_params, mlp_params, enc_cfg, mlp_cfg, precision, out)
+        return inr_forward(x, enc_params, mlp_params, enc_cfg, mlp_cfg, _PRECISION[mlp_dtype], out)
+
+    def decode_grid(self, out, enc_params, mlp_params, enc_cfg, mlp_cfg, mlp_dtype):
+        from hyperinr_core.model.triton_inr import inr_decode_grid
+
+        if out.dtype not in (torch.float16, torch.float32) or not out.is_contiguous():
+            return None
+        return inr_decode_grid(out, enc_params, mlp_params, enc_cfg, mlp_cfg, _PRECISION[mlp_dtype])
 
     def blender(self, tables, k, out):
         from hyperinr_core.model.triton_inr import GraphedBlend
@@ -200,13 +214,14 @@ def select_backend(device: str | torch.device, name: str | None = None) -> Backe
     ``device`` raises :class:`BackendUnavailable`."""
     dev = torch.device(device)
     name = name or forced_backend()
-    status = backend_status(dev)
     if name is not None:
         _check_name(name, "backend")
-        if status[name] is not None:
-            raise BackendUnavailable(f"backend {name!r} is not available on {dev}: {status[name]}")
+        why = backend_status(dev)[name]
+        if why is not None:
+            raise BackendUnavailable(f"backend {name!r} is not available on {dev}: {why}")
         return _INSTANCES[name]
     if dev.type == "cuda":
+        status = backend_status(dev)
         for candidate in ("triton", "tcnn"):
             if status[candidate] is None:
                 return _INSTANCES[candidate]

@@ -147,6 +147,15 @@ class FastINREvaluator:
             out[s : s + m] = fn(xs, enc, mlp)[:m]
         return out
 
+    @torch.no_grad()
+    def decode_grid(self, inr: INR, out: Tensor) -> Tensor | None:
+        """The first channel clamped to [0, 1] on the node-centred grid of ``out``'s shape, in one kernel
+        launch where the backend has one (Triton); None otherwise (the caller evaluates coordinates)."""
+        if not self._kernel:
+            return None
+        return self.backend.decode_grid(out, inr.enc_params, inr.mlp_params, self.enc_cfg, self.mlp_cfg,
+                                        self.mlp_dtype)
+
     def sample_grid(self, inr: INR, resolution, out: Tensor | None = None) -> Tensor:
         """Like :meth:`INR.sample_grid` (node-centred), through the fast path."""
         from hyperinr_core.model.inr import grid_coordinates

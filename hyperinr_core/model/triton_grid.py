@@ -31,7 +31,7 @@ from torch import Tensor
 from hyperinr_core.model.encoding import PRIMES, HashGridConfig
 
 __all__ = ["GridConsts", "grid_consts", "encode_mixture", "encode", "blend_tables", "MixtureEncode",
-           "feature_columns", "prime_args", "interpreted", "BLOCK_POINTS"]
+           "feature_columns", "prime_args", "interpreted", "load_points", "encode_tile", "BLOCK_POINTS"]
 
 
 def interpreted() -> bool:
@@ -81,12 +81,26 @@ def grid_consts(cfg: HashGridConfig, device: torch.device) -> GridConsts:
 
 # -- device functions ----------------------------------------------------------------------------------
 @triton.jit
-def _cell(x_ptr, rows, rmask, scale, i: tl.constexpr, D: tl.constexpr):
-    """Cell (int32) and fraction of dimension ``i`` of the block's points at every column's level."""
-    xi = tl.load(x_ptr + rows * D + i, mask=rmask, other=0.0).to(tl.float32)
+def _cell(xi, scale):
+    """Cell (int32) and fraction of one coordinate ``xi (BLOCK,)`` at every column's level."""
     pos = xi[:, None] * scale + 0.5
     cf = tl.floor(pos)
     return cf.to(tl.int32), pos - cf
+
+
+@triton.jit
+def load_points(x_ptr, rows, rmask, D: tl.constexpr):
+    """The ``D`` coordinates ``(BLOCK,)`` each (float32) of points ``rows`` of ``x (N, D)``; unused ones
+    repeat the first."""
+    x0 = tl.load(x_ptr + rows * D, mask=rmask, other=0.0).to(tl.float32)
+    x1, x2, x3 = x0, x0, x0
+    if D > 1:
+        x1 = tl.load(x_ptr + rows * D + 1, mask=rmask, other=0.0).to(tl.float32)
+    if D > 2:
+        x2 = tl.load(x_ptr + rows * D + 2, mask=rmask, other=0.0).to(tl.float32)
+    if D > 3:
+        x3 = tl.load(x_ptr + rows * D + 3, mask=rmask, other=0.0).to(tl.float32)
+    return x0, x1, x2, x3
 
 
 @triton.jit
@@ -152,28 +166,29 @@ def _level_columns(scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
 
 
 @triton.jit
-def _cells(x_ptr, rows, rmask, scale, D: tl.constexpr):
-    c0, f0 = _cell(x_ptr, rows, rmask, scale, 0, D)
+def _cells(x0, x1, x2, x3, scale, D: tl.constexpr):
+    c0, f0 = _cell(x0, scale)
     c1, f1, c2, f2, c3, f3 = c0, f0, c0, f0, c0, f0
     if D > 1:
-        c1, f1 = _cell(x_ptr, rows, rmask, scale, 1, D)
+        c1, f1 = _cell(x1, scale)
     if D > 2:
-        c2, f2 = _cell(x_ptr, rows, rmask, scale, 2, D)
+        c2, f2 = _cell(x2, scale)
     if D > 3:
-        c3, f3 = _cell(x_ptr, rows, rmask, scale, 3, D)
+        c3, f3 = _cell(x3, scale)
     return c0, f0, c1, f1, c2, f2, c3, f3
 
 
 @triton.jit
-def encode_tile(x_ptr, tab_ptr, kidx_ptr, kw_ptr, set_id, rows, rmask, P,
+def encode_tile(x0, x1, x2, x3, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask, P,
                 scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
                 D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, C: tl.constexpr, LF: tl.constexpr,
                 P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
-    """``(BLOCK, C)`` float32 features of the points ``rows`` under the mixture ``sum_k w_k T[idx_k]`` of
-    set ``set_id`` (columns at or beyond ``LF`` are zero)."""
+    """``(BLOCK, C)`` float32 features of the points ``(x0, x1, x2, x3)`` (each ``(BLOCK,)``, see
+    :func:`load_points`) under the mixture ``sum_k w_k T[idx_k]`` of set ``set_id`` (columns at or beyond
+    ``LF`` are zero)."""
     cols, cmask, scale, res, size, offset, dense, fcol = _level_columns(
         scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, C, F, LF)
-    c0, f0, c1, f1, c2, f2, c3, f3 = _cells(x_ptr, rows, rmask, scale, D)
+    c0, f0, c1, f1, c2, f2, c3, f3 = _cells(x0, x1, x2, x3, scale, D)
     m2 = rmask[:, None] & cmask[None, :]
     acc = tl.zeros(m2.shape, dtype=tl.float32)
     for corner in tl.static_range(1 << D):
@@ -198,7 +213,8 @@ def _encode_fwd_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, out_ptr, M, P,
     local = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     rmask = local < M
     rows = set_id.to(tl.int64) * M + local
-    acc = encode_tile(x_ptr, tab_ptr, kidx_ptr, kw_ptr, set_id, rows, rmask, P,
+    x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
+    acc = encode_tile(x0, x1, x2, x3, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask, P,
                       scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, K, C, LF, P1, P2, P3)
     cols = tl.arange(0, C)
     tl.store(out_ptr + rows[:, None] * LF + cols[None, :], acc,
@@ -217,7 +233,8 @@ def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P,
     rows = set_id.to(tl.int64) * M + local
     cols, cmask, scale, res, size, offset, dense, fcol = _level_columns(
         scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, C, F, LF)
-    c0, f0, c1, f1, c2, f2, c3, f3 = _cells(x_ptr, rows, rmask, scale, D)
+    x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
+    c0, f0, c1, f1, c2, f2, c3, f3 = _cells(x0, x1, x2, x3, scale, D)
     m2 = rmask[:, None] & cmask[None, :]
     g = tl.load(grad_ptr + rows[:, None] * LF + cols[None, :], mask=m2, other=0.0).to(tl.float32)
     for corner in tl.static_range(1 << D):

@@ -27,12 +27,13 @@ from hyperinr_core.model.triton_grid import (
     feature_columns,
     grid_consts,
     interpreted,
+    load_points,
     prime_args,
 )
 
-__all__ = ["inr_forward", "PRECISIONS", "GraphedBlend"]
+__all__ = ["inr_forward", "inr_decode_grid", "PRECISIONS", "GraphedBlend"]
 
-PRECISIONS = {"fp32": tl.float32, "fp16": tl.float16, "bf16": tl.bfloat16}
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 #: Points per program of the fused INR kernel (larger under the interpreter, see ``BLOCK_POINTS``).
 BLOCK_INR = 256 if interpreted() else 64
@@ -40,26 +41,49 @@ BLOCK_INR = 256 if interpreted() else 64
 
 @triton.jit
 def _dot(a, b, DT: tl.constexpr, EMULATE: tl.constexpr):
-    """``a @ b`` with fp32 accumulation; operands in ``DT``. ``EMULATE`` rounds to ``DT`` and multiplies in
-    fp32 (the interpreter's bf16 dot is not usable; the products of ``DT`` values are exact in fp32)."""
-    if DT == tl.float32:
+    """``a @ b`` with fp32 accumulation; operands in ``DT`` ("fp32", "fp16" or "bf16"). ``EMULATE`` rounds
+    to ``DT`` and multiplies in fp32 (the interpreter's bf16 dot is not usable; the products of ``DT`` values
+    are exact in fp32)."""
+    if DT == "fp32":
         return tl.dot(a, b, input_precision="ieee")
-    elif EMULATE:
-        return tl.dot(a.to(DT).to(tl.float32), b.to(DT).to(tl.float32), input_precision="ieee")
     else:
-        return tl.dot(a.to(DT), b.to(DT))
+        if DT == "fp16":
+            a16 = a.to(tl.float16)
+            b16 = b.to(tl.float16)
+        else:
+            a16 = a.to(tl.bfloat16)
+            b16 = b.to(tl.bfloat16)
+        if EMULATE:
+            return tl.dot(a16.to(tl.float32), b16.to(tl.float32), input_precision="ieee")
+        else:
+            return tl.dot(a16, b16)
 
 
 @triton.jit
-def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P,
+def _grid_points(rows, NX, NY, DX, DY, DZ):
+    """Node-centred coordinates of linear grid indices ``rows`` (X fastest), as ``grid_coordinates``."""
+    xi = rows % NX
+    yi = (rows // NX) % NY
+    zi = rows // (NX * NY)
+    x0 = xi.to(tl.float32) / DX
+    return x0, yi.to(tl.float32) / DY, zi.to(tl.float32) / DZ, x0
+
+
+@triton.jit
+def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, NX, NY, DX, DY, DZ,
                 scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
                 D: tl.constexpr, F: tl.constexpr, C: tl.constexpr, LF: tl.constexpr,
                 IN_PAD: tl.constexpr, H: tl.constexpr, N_HID: tl.constexpr,
                 OUT: tl.constexpr, OUT_PAD: tl.constexpr, DT: tl.constexpr, EMULATE: tl.constexpr,
-                BLOCK: tl.constexpr, P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
+                GRID: tl.constexpr, BLOCK: tl.constexpr,
+                P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
     rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     rmask = rows < N
-    h = encode_tile(x_ptr, tab_ptr, kidx_ptr, kw_ptr, 0, rows, rmask, P,
+    if GRID:  # decode: the points are the grid's nodes, computed here; out is the first channel in [0, 1]
+        x0, x1, x2, x3 = _grid_points(rows, NX, NY, DX, DY, DZ)
+    else:
+        x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
+    h = encode_tile(x0, x1, x2, x3, tab_ptr, kidx_ptr, kw_ptr, 0, rmask, P,
                     scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, 1, C, LF, P1, P2, P3)
     kc = tl.arange(0, C)
     hc = tl.arange(0, H)
@@ -73,7 +97,12 @@ def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P,
     oc = tl.arange(0, OUT_PAD)
     wo = tl.load(w_ptr + off + (N_HID - 1) * H * H + oc[None, :] * H + hc[:, None])
     y = _dot(a, wo, DT, EMULATE)
-    tl.store(out_ptr + rows[:, None] * OUT + oc[None, :], y, mask=rmask[:, None] & (oc < OUT)[None, :])
+    if GRID:
+        first = tl.sum(tl.where((oc == 0)[None, :], y, 0.0), axis=1)
+        first = tl.minimum(tl.maximum(first, 0.0), 1.0)
+        tl.store(out_ptr + rows, first.to(out_ptr.dtype.element_ty), mask=rmask)
+    else:
+        tl.store(out_ptr + rows[:, None] * OUT + oc[None, :], y, mask=rmask[:, None] & (oc < OUT)[None, :])
 
 
 _ONE: dict = {}
@@ -86,32 +115,51 @@ def _single_table(device: torch.device) -> tuple[Tensor, Tensor]:
     return _ONE[key]
 
 
+def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConfig, mlp_cfg: MLPConfig,
+            precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    kidx, kw = _single_table(out.device)
+    consts = grid_consts(enc_cfg, out.device)
+    nz, ny, nx = grid_shape
+    _inr_kernel[(triton.cdiv(n, BLOCK_INR),)](
+        x, enc_params.contiguous(), kidx, kw, mlp_params.contiguous().float(), out, n, enc_cfg.n_params,
+        nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
+        D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, C=feature_columns(enc_cfg),
+        LF=enc_cfg.n_output_dims, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
+        N_HID=mlp_cfg.n_hidden_layers, OUT=mlp_cfg.n_output_dims, OUT_PAD=mlp_cfg.padded_output_dims,
+        DT=precision, EMULATE=interpreted(), GRID=x is None, BLOCK=BLOCK_INR, **prime_args(),
+        **({} if interpreted() else {"num_warps": 4}),
+    )
+
+
 def inr_forward(x: Tensor, enc_params: Tensor, mlp_params: Tensor, enc_cfg: HashGridConfig,
                 mlp_cfg: MLPConfig, precision: str = "fp16", out: Tensor | None = None) -> Tensor:
     """Normalized values ``(N, C)`` (float32) of the INR at points ``x (N, d)``, in one fused launch."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     if x.dim() != 2 or x.shape[1] != enc_cfg.n_input_dims:
         raise ValueError(f"x must be (N, {enc_cfg.n_input_dims}), got {tuple(x.shape)}")
     n = x.shape[0]
-    c = mlp_cfg.n_output_dims
     if out is None:
-        out = torch.empty(n, c, device=x.device, dtype=torch.float32)
-    if n == 0:
-        return out
-    x = x.contiguous().float()
-    kidx, kw = _single_table(x.device)
-    consts = grid_consts(enc_cfg, x.device)
-    _inr_kernel[(triton.cdiv(n, BLOCK_INR),)](
-        x, enc_params.contiguous(), kidx, kw, mlp_params.contiguous().float(), out, n, enc_cfg.n_params,
-        *consts.args(),
-        D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, C=feature_columns(enc_cfg),
-        LF=enc_cfg.n_output_dims, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
-        N_HID=mlp_cfg.n_hidden_layers, OUT=c, OUT_PAD=mlp_cfg.padded_output_dims,
-        DT=PRECISIONS[precision], EMULATE=interpreted(), BLOCK=BLOCK_INR,
-        **prime_args(),
-        **({} if interpreted() else {"num_warps": 4}),
-    )
+        out = torch.empty(n, mlp_cfg.n_output_dims, device=x.device, dtype=torch.float32)
+    if n:
+        _launch(x.contiguous().float(), out, n, (1, 1, 1), enc_params, mlp_params, enc_cfg, mlp_cfg, precision)
+    return out
+
+
+def inr_decode_grid(out: Tensor, enc_params: Tensor, mlp_params: Tensor, enc_cfg: HashGridConfig,
+                    mlp_cfg: MLPConfig, precision: str = "fp16") -> Tensor:
+    """The INR's first channel, clamped to [0, 1], on the node-centred grid of ``out``'s shape ((Z, Y, X),
+    or (H, W) for 2-D input), written into ``out`` (float16 or float32) in one launch: the coordinates are
+    computed in the kernel, nothing but the result touches memory."""
+    shape = tuple(out.shape)
+    if len(shape) != enc_cfg.n_input_dims or len(shape) not in (2, 3):
+        raise ValueError(f"a {enc_cfg.n_input_dims}-D INR decodes to a grid of as many axes, got {shape}")
+    if not out.is_contiguous():
+        raise ValueError("out must be contiguous")
+    n = out.numel()
+    if n:
+        _launch(None, out, n, (1,) * (3 - len(shape)) + shape, enc_params, mlp_params, enc_cfg, mlp_cfg,
+                precision)
     return out
 
 

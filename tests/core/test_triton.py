@@ -9,8 +9,11 @@ from hyperinr_core import INR, HashGridConfig, MLPConfig, hash_encode, mlp_forwa
 from hyperinr_core.model.backends import backend_status, force_backend, select_backend
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-pytestmark = pytest.mark.skipif(backend_status(DEVICE)["triton"] is not None,
-                                reason=f"triton unavailable: {backend_status(DEVICE)['triton']}")
+pytestmark = pytest.mark.skipif(
+    backend_status(DEVICE)["triton"] is not None,
+    reason=f"triton unavailable in this process ({backend_status(DEVICE)['triton']}); "
+    "test_triton_interpreted.py runs this file with the interpreter's own triton",
+)
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
@@ -199,3 +202,29 @@ def test_generation_replays_a_cuda_graph():
 @needs_cuda
 def test_triton_is_the_default_on_cuda():
     assert select_backend("cuda").name == "triton"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+def test_grid_decode_in_one_launch_matches_the_decoder(triton_backend, dtype):
+    from hyperinr_renderer.decode import Decoder, DecoderConfig
+
+    enc, mlp = HashGridConfig(3, 4, 2, 10, 4, 2.0), MLPConfig(8, 1, 16, 2)
+    inr, _ = _inr(enc, mlp, 9)
+    ref = inr.sample_grid((7, 9, 11)).clamp(0, 1)
+    dec = Decoder(DecoderConfig(dtype=str(dtype).replace("torch.", ""), mlp_dtype="float32"), device=DEVICE)
+    out = dec.decode(inr, (7, 9, 11))
+    assert out.dtype == dtype and out.shape == ref.shape
+    assert dec.evaluator(inr).backend.name == "triton"
+    tol = 1e-3 if dtype == torch.float16 else 1e-5
+    assert float((out.float() - ref).abs().max()) < tol * max(1.0, float(ref.abs().max()))
+    assert float(ref.max() - ref.min()) > 0
+
+
+def test_image_grid_decode_2d():
+    from hyperinr_core.model.triton_inr import inr_decode_grid
+
+    enc, mlp = HashGridConfig(2, 4, 2, 10, 4, 2.0), MLPConfig(8, 1, 16, 2)
+    inr, _ = _inr(enc, mlp, 11)
+    ref = inr.sample_grid((13, 6)).clamp(0, 1)
+    out = inr_decode_grid(torch.empty(13, 6, device=DEVICE), inr.enc_params, inr.mlp_params, enc, mlp, "fp32")
+    assert _rel(out, ref) < 1e-5
