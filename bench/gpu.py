@@ -257,14 +257,14 @@ def tracer(b: Bench) -> dict:
 
     from hyperinr_core.model.backends import force_backend
 
-    if not b.cuda:  # the interpreter needs minutes for the macro-cell pass alone: trace with the reference
+    if not b.cuda:  # the interpreter needs minutes for the macro-cell pass alone: trace with the eager reference
         force_backend("torch")
     steps = b.size("fit_steps")
-    field = INRField(scenes.demo_inr(device=b.device, steps=steps), fast=True)
+    field = INRField(scenes.demo_inr(device=b.device, steps=steps), fast=b.cuda)
     tf = TransferFunction.load("ember")
     light = Light(azimuth=60.0, polar=40.0)
-    sv = shadow_volume(field, tf, light.direction(), b.size("shadow_res"))
-    shadow = INRField(scenes.fit_inr(GridField(sv), steps=steps, batch=1 << 13, device=b.device), fast=True)
+    sv = shadow_volume(field, tf, light.direction(), b.size("shadow_res"), progress=False)
+    shadow = INRField(scenes.fit_inr(GridField(sv), steps=steps, batch=1 << 13, device=b.device), fast=b.cuda)
     w, h = b.size("image")
     res = {"size": [w, h], "evaluator": field._fast.describe() if field._fast is not None else "torch eager"}
     for mode, sf in (("none", None), ("field_inr", shadow)):

@@ -44,3 +44,22 @@ def test_unknown_benchmark_is_one_line_exit_2():
     r = run_cli("bench", "nonexistent")
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "unknown benchmark" in r.stderr
+
+
+def test_an_unavailable_backend_is_one_line_exit_2_before_any_work(tmp_path):
+    """--backend on train/render/export/bench and HYPERINR_BACKEND: checked against the device up front."""
+    import os
+
+    out = tmp_path / "x.png"
+    for args, env in (
+        (("render", "--model", "assets/demo_tgv.h5", "--device", "cpu", "--backend", "tcnn", "--out", str(out)),
+         None),
+        (("train", "--data", "missing.h5", "-o", str(tmp_path / "m.h5"), "--device", "cpu", "--backend",
+          "triton"), None),
+        (("export-frame", "--model", "assets/demo_tgv.h5", "--out", str(out)),
+         dict(os.environ, HYPERINR_BACKEND="fastest")),
+    ):
+        r = run_cli(*args, env=env)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and "backend" in r.stderr, r.stderr
+        assert not out.exists()

@@ -186,10 +186,25 @@ class HyperINR(nn.Module):
     def neighbour_tensors(self, u: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
         """:meth:`neighbours` of normalized parameters ``u (B, D)`` as tensors on the model's device:
         ``idx (B, K)`` int64 and ``w (B, K)`` float32."""
+        if isinstance(u, Tensor) and u.device.type != "cpu" and self._pos1d is not None:
+            return self._neighbours_1d(u.detach().reshape(-1))  # on the device: no sync in a training step
         u_np = u.detach().cpu().numpy() if isinstance(u, Tensor) else np.asarray(u)
         idx, w = self.neighbours(u_np.reshape(-1, self.cfg.n_param_dims))
         return (torch.from_numpy(idx).to(self.device),
                 torch.from_numpy(w).to(self.device, torch.float32))
+
+    def _neighbours_1d(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`neighbours` in 1-D as torch ops on ``t``'s device (the same arithmetic, in float64)."""
+        pos = torch.as_tensor(self._pos1d, device=t.device)
+        n = len(pos)
+        if n == 1:
+            idx = torch.zeros(len(t), 2, dtype=torch.int64, device=t.device)
+            return idx, torch.tensor([1.0, 0.0], device=t.device).expand(len(t), 2).contiguous()
+        t = t.double().clamp(pos[0], pos[-1])
+        hi = torch.searchsorted(pos, t, right=True).clamp(1, n - 1)
+        lo = hi - 1
+        w1 = (t - pos[lo]) / (pos[hi] - pos[lo])
+        return torch.stack([lo, hi], 1), torch.stack([1.0 - w1, w1], 1).float()
 
     def encoder_params_at(self, u: Tensor | np.ndarray) -> Tensor:
         """Differentiable interpolated encoding parameters ``(B, P)`` at normalized parameters ``u`` (B, D).

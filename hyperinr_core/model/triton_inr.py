@@ -35,8 +35,11 @@ __all__ = ["inr_forward", "inr_decode_grid", "PRECISIONS", "GraphedBlend"]
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 
-#: Points per program of the fused INR kernel (larger under the interpreter, see ``BLOCK_POINTS``).
-BLOCK_INR = 256 if interpreted() else 64
+#: Points per program of the fused INR kernel (larger under the interpreter, see ``BLOCK_POINTS``), and
+#: warps per program on a GPU: 128 points halve the MLP weights' loads per point against 64, and 8 warps
+#: keep the (128, 64) fp32 activations at 32 registers a thread.
+BLOCK_INR = 256 if interpreted() else 128
+WARPS_INR = 8
 
 
 @triton.jit
@@ -115,6 +118,13 @@ def _single_table(device: torch.device) -> tuple[Tensor, Tensor]:
     return _ONE[key]
 
 
+def _weights(mlp_params: Tensor, precision: str) -> Tensor:
+    """The MLP weights in the dot's operand type: a program loads half the bytes in fp16/bf16 (one small
+    conversion a call; a cache keyed by address could outlive the weights)."""
+    dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    return mlp_params.detach().to(dt).contiguous()
+
+
 def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConfig, mlp_cfg: MLPConfig,
             precision: str) -> None:
     if precision not in PRECISIONS:
@@ -123,13 +133,13 @@ def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConf
     consts = grid_consts(enc_cfg, out.device)
     nz, ny, nx = grid_shape
     _inr_kernel[(triton.cdiv(n, BLOCK_INR),)](
-        x, enc_params.contiguous(), kidx, kw, mlp_params.contiguous().float(), out, n, enc_cfg.n_params,
+        x, enc_params.contiguous(), kidx, kw, _weights(mlp_params, precision), out, n, enc_cfg.n_params,
         nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
         D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, C=feature_columns(enc_cfg),
         LF=enc_cfg.n_output_dims, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
         N_HID=mlp_cfg.n_hidden_layers, OUT=mlp_cfg.n_output_dims, OUT_PAD=mlp_cfg.padded_output_dims,
         DT=precision, EMULATE=interpreted(), GRID=x is None, BLOCK=BLOCK_INR, **prime_args(),
-        **({} if interpreted() else {"num_warps": 4}),
+        **({} if interpreted() else {"num_warps": WARPS_INR}),
     )
 
 

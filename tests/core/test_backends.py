@@ -74,3 +74,53 @@ def test_shared_evaluator_is_one_per_shape():
     a = shared_evaluator(enc, mlp, compile=False)
     assert shared_evaluator(enc, mlp, compile=False) is a
     assert shared_evaluator(HashGridConfig(3, 3, 2, 8, 4, 2.0), mlp, compile=False) is not a
+
+
+def test_backend_registry_picks_torch_on_cpu_and_names_what_cannot_run():
+    from hyperinr_core.model.backends import BackendUnavailable, force_backend, select_backend
+
+    assert select_backend("cpu").name == "torch"
+    with pytest.raises(BackendUnavailable, match="tcnn"):
+        select_backend("cpu", "tcnn")
+    with pytest.raises(BackendUnavailable, match="unknown backend 'cuda'"):
+        force_backend("cuda")
+    force_backend("torch", "cpu")
+    try:
+        assert select_backend("cpu").name == "torch"
+    finally:
+        force_backend(None)
+
+
+def test_backend_environment_variable_forces_and_is_checked(monkeypatch):
+    from hyperinr_core.model.backends import BackendUnavailable, select_backend
+
+    monkeypatch.setenv("HYPERINR_BACKEND", "tcnn")
+    with pytest.raises(BackendUnavailable, match="not available on cpu"):
+        select_backend("cpu")
+    monkeypatch.setenv("HYPERINR_BACKEND", "fast")
+    with pytest.raises(BackendUnavailable, match="HYPERINR_BACKEND"):
+        select_backend("cpu")
+
+
+def test_coordnet_leaves_cpu_matmul_precision_alone():
+    from hyperinr_core.model.coordnet import CoordNet, CoordNetConfig
+
+    net = CoordNet(CoordNetConfig.preset("cpu", 4, 1))
+    before = torch.get_float32_matmul_precision()
+    net(torch.rand(8, 4))
+    assert torch.get_float32_matmul_precision() == before
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_coordnet_runs_tf32_on_cuda_and_restores_the_precision():
+    from hyperinr_core.model.coordnet import CoordNet, CoordNetConfig
+
+    net = CoordNet(CoordNetConfig.preset("paper", 4, 1)).cuda()
+    x = torch.rand(4096, 4, device="cuda")
+    before = torch.get_float32_matmul_precision()
+    with torch.no_grad():
+        tf32 = net(x)
+        net.tf32 = False
+        fp32 = net(x)
+    assert torch.get_float32_matmul_precision() == before
+    assert float((tf32 - fp32).abs().max()) < 2e-2

@@ -228,3 +228,16 @@ def test_image_grid_decode_2d():
     ref = inr.sample_grid((13, 6)).clamp(0, 1)
     out = inr_decode_grid(torch.empty(13, 6, device=DEVICE), inr.enc_params, inr.mlp_params, enc, mlp, "fp32")
     assert _rel(out, ref) < 1e-5
+
+
+def test_one_dimensional_neighbours_on_the_device_match_the_host():
+    """Training steps look up 1-D neighbours with torch ops on the batch's device (no sync)."""
+    from hyperinr_core import HyperINR, HyperINRConfig
+
+    cfg = HyperINRConfig(encoding=HashGridConfig(3, 2, 2, 8, 4, 2.0), mlp=MLPConfig(4, 1, 16, 1))
+    model = HyperINR(cfg, np.array([[0.0], [0.2], [0.45], [1.0]]))
+    u = torch.tensor([0.0, 0.1, 0.2, 0.3, 0.45, 0.99, 1.0, -0.5, 1.5], dtype=torch.float64)
+    idx, w = model._neighbours_1d(u)
+    ref_idx, ref_w = model.neighbours(u.numpy()[:, None])
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-6, atol=1e-7)
