@@ -54,11 +54,15 @@ def cli_flag(setting: str, library: str) -> str:
 def apply_backend(args: argparse.Namespace) -> None:
     """Force the ``--backend`` a command was given, checked against its ``--device`` (an unavailable one
     is a one-line error before any work)."""
+    import os
+
+    name = getattr(args, "backend", None)
+    if not name and not os.environ.get("HYPERINR_BACKEND"):
+        return  # nothing to check: torch stays unloaded until the command needs it
     from hyperinr_core.device import pick_device
     from hyperinr_core.model.backends import force_backend, forced_backend
 
     forced_backend()  # a misspelt HYPERINR_BACKEND is an error before any work
-    name = getattr(args, "backend", None)
     if not name:
         return
 

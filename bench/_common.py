@@ -76,3 +76,14 @@ def emit(result: dict, out: str | None = None) -> None:
 
         with atomic_path(out) as tmp:
             tmp.write_text(text + "\n")
+
+
+def use_triton_site() -> None:
+    """Put the triton that ``./run.sh`` keeps apart from the explorer's environment (``.venv/triton-site``)
+    on the path when none imports otherwise."""
+    import importlib.util
+    from pathlib import Path
+
+    site = Path(sys.prefix) / "triton-site"
+    if importlib.util.find_spec("triton") is None and (site / "triton").is_dir():
+        sys.path.append(str(site))

@@ -22,12 +22,9 @@ no installed project: ``../shared/device/hyperinr bench gpu`` runs it from a che
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import sys
 import time
 import traceback
-from pathlib import Path
 
 #: Goals of the figures (the paper's, on an A100, or better), checked in ``targets``.
 GOALS = {
@@ -352,10 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if torch.device(device).type == "cpu":
         # Before the kernels are defined: Triton's interpreter runs them on CPU tensors.
         os.environ["TRITON_INTERPRET"] = "1"
-        site = Path(sys.prefix) / "triton-site"  # where ./run.sh keeps triton apart from the explorer's
-        if importlib.util.find_spec("triton") is None and (site / "triton").is_dir():
-            sys.path.append(str(site))
-    from bench._common import emit
+    from bench._common import emit, use_triton_site
+
+    use_triton_site()
 
     emit(run(device, args.budget), args.json)
     return 0

@@ -28,7 +28,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _HOME = {
-    "HashGrid": "model.encoding",
+    "HashGrid": "model.hash_grid",
     "HashGridConfig": "model.encoding",
     "hash_encode": "model.encoding",
     "MLPConfig": "model.mlp",

@@ -26,10 +26,10 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
-__all__ = ["HashGridConfig", "hash_encode", "HashGrid", "PRIMES", "DEFAULT_CHUNK"]
+__all__ = ["HashGridConfig", "hash_encode", "PRIMES", "DEFAULT_CHUNK"]
 
 #: tcnn's coherent prime hash factors (first is 1 so the lowest dimension stays coherent in memory).
 PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
@@ -272,20 +272,3 @@ def _encode_table(x: Tensor, table: Tensor, cfg: HashGridConfig, chunk: int, shi
         )
         outs.append(bag.view(xs.shape[0], n_levels * cfg.n_features_per_level))
     return outs[0] if len(outs) == 1 else torch.cat(outs)
-
-
-class HashGrid(nn.Module):
-    """A hash grid owning its parameters: ``HashGrid(cfg)(x) == hash_encode(x, grid.params, cfg)``."""
-
-    def __init__(self, cfg: HashGridConfig, generator: torch.Generator | None = None):
-        super().__init__()
-        self.cfg = cfg
-        self.params = nn.Parameter(cfg.init_params(generator))
-
-    def forward(self, x: Tensor) -> Tensor:
-        from hyperinr_core.model.backends import select_backend
-
-        return select_backend(x.device).encode(x, self.params, self.cfg)
-
-    def extra_repr(self) -> str:
-        return f"{self.cfg}, n_params={self.cfg.n_params}"

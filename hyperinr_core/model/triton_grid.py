@@ -5,10 +5,10 @@ The semantics are those of :func:`~hyperinr_core.model.encoding.corner_indices_a
 indexed densely (``sum(cell[i] * res**i) % size``) on the coarse levels and XOR-hashed with tcnn's primes
 (``xor(cell[i] * prime[i]) % size``, uint32) on the others, weights the product of ``1 - w`` / ``w``.
 
-One program encodes a block of points for every level at once. Its tile is ``(BLOCK, C)``: one column per
-output feature ``level * F + f`` (``C`` is ``L * F`` rounded up to a power of two, at least 16, so the
-tile feeds ``tl.dot`` directly in :mod:`.triton_inr`). A column looks up its level's constants, and the
-``F`` columns of a level load the ``F`` contiguous features of each corner's entry side by side.
+One program encodes a block of points, one point a thread (tiny-cuda-nn's layout): a loop over the levels
+(one level's values live at a time, so registers stay few), the ``2^d`` corners unrolled inside it, and per
+corner the ``F`` contiguous features of its entry loaded as one vector, ``(BLOCK, F)``. The cells, weights
+and indices are computed once per point and level, not once per feature.
 
 **Mixtures of tables.** The HyperINR's encoder at θ is ``sum_k w_k * T[idx_k]``, and the encoding is linear
 in the table entries, so the kernels take ``K`` table rows and weights per *set* of points (a frame of a
@@ -31,7 +31,7 @@ from torch import Tensor
 from hyperinr_core.model.encoding import PRIMES, HashGridConfig
 
 __all__ = ["GridConsts", "grid_consts", "encode_mixture", "encode", "blend_tables", "MixtureEncode",
-           "feature_columns", "prime_args", "interpreted", "load_points", "encode_tile", "BLOCK_POINTS"]
+           "prime_args", "interpreted", "load_points", "encode_level", "BLOCK_POINTS"]
 
 
 def interpreted() -> bool:
@@ -39,14 +39,9 @@ def interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
 
 
-#: Points per program of the encoding kernels (larger under the interpreter, where a program's cost is
-#: Python's per operation, not the registers').
+#: Points per program of the encoding kernels: one a thread of 4 warps on a GPU; larger under the
+#: interpreter, where a program's cost is Python's per operation.
 BLOCK_POINTS = 512 if interpreted() else 128
-
-
-def feature_columns(cfg: HashGridConfig) -> int:
-    """Columns of a program's feature tile: ``L * F`` rounded up to a power of two, at least 16."""
-    return max(16, triton.next_power_of_2(cfg.n_output_dims))
 
 
 class GridConsts:
@@ -81,14 +76,6 @@ def grid_consts(cfg: HashGridConfig, device: torch.device) -> GridConsts:
 
 # -- device functions ----------------------------------------------------------------------------------
 @triton.jit
-def _cell(xi, scale):
-    """Cell (int32) and fraction of one coordinate ``xi (BLOCK,)`` at every column's level."""
-    pos = xi[:, None] * scale + 0.5
-    cf = tl.floor(pos)
-    return cf.to(tl.int32), pos - cf
-
-
-@triton.jit
 def load_points(x_ptr, rows, rmask, D: tl.constexpr):
     """The ``D`` coordinates ``(BLOCK,)`` each (float32) of points ``rows`` of ``x (N, D)``; unused ones
     repeat the first."""
@@ -101,6 +88,14 @@ def load_points(x_ptr, rows, rmask, D: tl.constexpr):
     if D > 3:
         x3 = tl.load(x_ptr + rows * D + 3, mask=rmask, other=0.0).to(tl.float32)
     return x0, x1, x2, x3
+
+
+@triton.jit
+def _cell(xi, scale):
+    """Cell (int32) and fraction of one coordinate ``xi (BLOCK,)`` at a level of ``scale``."""
+    pos = xi * scale + 0.5
+    cf = tl.floor(pos)
+    return cf.to(tl.int32), pos - cf
 
 
 @triton.jit
@@ -117,10 +112,10 @@ def _prime_hash(cell, prime: tl.constexpr):
 
 
 @triton.jit
-def _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, fcol,
-            corner: tl.constexpr, D: tl.constexpr, F: tl.constexpr,
+def _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset,
+            corner: tl.constexpr, D: tl.constexpr,
             P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
-    """Element offset (entry * F + feature, level offset included) and weight of one corner."""
+    """Table entry (level offset included) and weight ``(BLOCK,)`` of one corner of the points' cells."""
     b0: tl.constexpr = corner & 1
     b1: tl.constexpr = (corner >> 1) & 1
     b2: tl.constexpr = (corner >> 2) & 1
@@ -147,26 +142,13 @@ def _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, fcol,
     lin = lin % size
     lin = tl.where(lin < 0, lin + size, lin)  # torch.remainder's sign for points below 0
     hashed = (h % size.to(tl.uint32)).to(tl.int32)
-    entry = tl.where(dense != 0, lin, hashed) + offset
-    return entry * F + fcol, w
+    return tl.where(dense != 0, lin, hashed) + offset, w
 
 
 @triton.jit
-def _level_columns(scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
-                   C: tl.constexpr, F: tl.constexpr, LF: tl.constexpr):
-    cols = tl.arange(0, C)
-    cmask = cols < LF
-    lvl = cols // F
-    scale = tl.load(scales_ptr + lvl, mask=cmask, other=0.0)[None, :]
-    res = tl.load(res_ptr + lvl, mask=cmask, other=1)[None, :]
-    size = tl.load(sizes_ptr + lvl, mask=cmask, other=1)[None, :]
-    offset = tl.load(offs_ptr + lvl, mask=cmask, other=0)[None, :]
-    dense = tl.load(dense_ptr + lvl, mask=cmask, other=1)[None, :]
-    return cols, cmask, scale, res, size, offset, dense, (cols % F)[None, :]
-
-
-@triton.jit
-def _cells(x0, x1, x2, x3, scale, D: tl.constexpr):
+def level_cells(x0, x1, x2, x3, level, scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D: tl.constexpr):
+    """Cells and fractions of the points at ``level`` (a runtime index), with the level's constants."""
+    scale = tl.load(scales_ptr + level)
     c0, f0 = _cell(x0, scale)
     c1, f1, c2, f2, c3, f3 = c0, f0, c0, f0, c0, f0
     if D > 1:
@@ -175,76 +157,93 @@ def _cells(x0, x1, x2, x3, scale, D: tl.constexpr):
         c2, f2 = _cell(x2, scale)
     if D > 3:
         c3, f3 = _cell(x3, scale)
-    return c0, f0, c1, f1, c2, f2, c3, f3
+    consts = (tl.load(res_ptr + level), tl.load(sizes_ptr + level), tl.load(dense_ptr + level),
+              tl.load(offs_ptr + level))
+    return (c0, f0, c1, f1, c2, f2, c3, f3), consts
 
 
 @triton.jit
-def encode_tile(x0, x1, x2, x3, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask, P,
-                scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
-                D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, C: tl.constexpr, LF: tl.constexpr,
-                P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
-    """``(BLOCK, C)`` float32 features of the points ``(x0, x1, x2, x3)`` (each ``(BLOCK,)``, see
-    :func:`load_points`) under the mixture ``sum_k w_k T[idx_k]`` of set ``set_id`` (columns at or beyond
-    ``LF`` are zero)."""
-    cols, cmask, scale, res, size, offset, dense, fcol = _level_columns(
-        scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, C, F, LF)
-    c0, f0, c1, f1, c2, f2, c3, f3 = _cells(x0, x1, x2, x3, scale, D)
-    m2 = rmask[:, None] & cmask[None, :]
-    acc = tl.zeros(m2.shape, dtype=tl.float32)
+def encode_level(x0, x1, x2, x3, level, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask, P,
+                 scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
+                 D: tl.constexpr, F: tl.constexpr, K: tl.constexpr,
+                 P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
+    """``(BLOCK, F)`` float32 features at ``level`` of the points ``(x0, x1, x2, x3)`` (each ``(BLOCK,)``,
+    see :func:`load_points`) under the mixture ``sum_k w_k T[idx_k]`` of set ``set_id``: per corner, the F
+    contiguous features of its entry are loaded as one vector from each of the K tables."""
+    cells, consts = level_cells(x0, x1, x2, x3, level, scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D)
+    c0, f0, c1, f1, c2, f2, c3, f3 = cells
+    res, size, dense, offset = consts
+    fr = tl.arange(0, F)
+    m2 = rmask[:, None] & (fr < F)[None, :]
+    acc = tl.zeros((x0.shape[0], F), dtype=tl.float32)
     for corner in tl.static_range(1 << D):
-        elem, w = _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, fcol,
-                          corner, D, F, P1, P2, P3)
-        for k in tl.static_range(K):
-            base = tl.load(kidx_ptr + set_id * K + k).to(tl.int64) * P
-            wk = tl.load(kw_ptr + set_id * K + k)
-            v = tl.load(tab_ptr + base + elem, mask=m2, other=0.0).to(tl.float32)
-            acc += (w * wk) * v
+        entry, w = _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, corner, D, P1, P2, P3)
+        elem = entry[:, None] * F + fr[None, :]
+        if K <= 2:  # unrolled: every table's load in flight at once
+            for k in tl.static_range(K):
+                acc = _gather(acc, tab_ptr, kidx_ptr, kw_ptr, set_id, P, elem, w, m2, k, K)
+        else:  # a loop: K = 8 loads of every corner in flight would spill registers
+            for k in range(K):
+                acc = _gather(acc, tab_ptr, kidx_ptr, kw_ptr, set_id, P, elem, w, m2, k, K)
     return acc
+
+
+@triton.jit
+def _gather(acc, tab_ptr, kidx_ptr, kw_ptr, set_id, P, elem, w, m2, k, K: tl.constexpr):
+    base = tl.load(kidx_ptr + set_id * K + k).to(tl.int64) * P
+    wk = tl.load(kw_ptr + set_id * K + k)
+    v = tl.load(tab_ptr + base + elem, mask=m2, other=0.0).to(tl.float32)
+    return acc + (w * wk)[:, None] * v
 
 
 # -- kernels -------------------------------------------------------------------------------------------
 @triton.jit
-def _encode_fwd_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, out_ptr, M, P,
-                       scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
-                       D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, C: tl.constexpr,
-                       LF: tl.constexpr, BLOCK: tl.constexpr,
-                       P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
+def _set_rows(M, BLOCK: tl.constexpr):
+    """This program's set (axis 1) and its block of rows of ``x (S * M, d)`` (axis 0), with their mask."""
     set_id = tl.program_id(1)
     local = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    rmask = local < M
-    rows = set_id.to(tl.int64) * M + local
-    x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
-    acc = encode_tile(x0, x1, x2, x3, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask, P,
-                      scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, K, C, LF, P1, P2, P3)
-    cols = tl.arange(0, C)
-    tl.store(out_ptr + rows[:, None] * LF + cols[None, :], acc,
-             mask=rmask[:, None] & (cols < LF)[None, :])
+    return set_id, set_id.to(tl.int64) * M + local, local < M
 
 
 @triton.jit
-def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P,
+def _encode_fwd_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, out_ptr, M, P, L,
                        scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
-                       D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, C: tl.constexpr,
-                       LF: tl.constexpr, BLOCK: tl.constexpr,
+                       D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, BLOCK: tl.constexpr,
                        P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
-    set_id = tl.program_id(1)
-    local = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    rmask = local < M
-    rows = set_id.to(tl.int64) * M + local
-    cols, cmask, scale, res, size, offset, dense, fcol = _level_columns(
-        scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, C, F, LF)
+    set_id, rows, rmask = _set_rows(M, BLOCK)
     x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
-    c0, f0, c1, f1, c2, f2, c3, f3 = _cells(x0, x1, x2, x3, scale, D)
-    m2 = rmask[:, None] & cmask[None, :]
-    g = tl.load(grad_ptr + rows[:, None] * LF + cols[None, :], mask=m2, other=0.0).to(tl.float32)
-    for corner in tl.static_range(1 << D):
-        elem, w = _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, fcol,
-                          corner, D, F, P1, P2, P3)
-        gw = g * w
-        for k in tl.static_range(K):
-            base = tl.load(kidx_ptr + set_id * K + k).to(tl.int64) * P
-            wk = tl.load(kw_ptr + set_id * K + k)
-            tl.atomic_add(gtab_ptr + base + elem, gw * wk, mask=m2)
+    fr = tl.arange(0, F)
+    for level in range(L):  # a loop: one level's values live at a time
+        acc = encode_level(x0, x1, x2, x3, level, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask, P,
+                           scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, K, P1, P2, P3)
+        tl.store(out_ptr + rows[:, None] * (L * F) + level * F + fr[None, :], acc, mask=rmask[:, None])
+
+
+@triton.jit
+def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P, L,
+                       scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
+                       D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, BLOCK: tl.constexpr,
+                       P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
+    set_id, rows, rmask = _set_rows(M, BLOCK)
+    x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
+    fr = tl.arange(0, F)
+    m2 = rmask[:, None] & (fr < F)[None, :]
+    for level in range(L):
+        cells, consts = level_cells(x0, x1, x2, x3, level, scales_ptr, res_ptr, sizes_ptr, offs_ptr,
+                                    dense_ptr, D)
+        c0, f0, c1, f1, c2, f2, c3, f3 = cells
+        res, size, dense, offset = consts
+        g = tl.load(grad_ptr + rows[:, None] * (L * F) + level * F + fr[None, :], mask=m2, other=0.0)
+        g = g.to(tl.float32)
+        for corner in tl.static_range(1 << D):
+            entry, w = _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, corner, D,
+                               P1, P2, P3)
+            elem = entry[:, None] * F + fr[None, :]
+            gw = g * w[:, None]
+            for k in tl.static_range(K):
+                base = tl.load(kidx_ptr + set_id * K + k).to(tl.int64) * P
+                wk = tl.load(kw_ptr + set_id * K + k)
+                tl.atomic_add(gtab_ptr + base + elem, gw * wk, mask=m2)
 
 
 @triton.jit
@@ -289,9 +288,8 @@ def encode_mixture_forward(x: Tensor, tables: Tensor, kidx: Tensor, kw: Tensor, 
     consts = grid_consts(cfg, x.device)
     grid = (triton.cdiv(m, BLOCK_POINTS), s)
     _encode_fwd_kernel[grid](
-        x, tables, kidx, kw, out, m, cfg.n_params, *consts.args(),
-        D=cfg.n_input_dims, F=cfg.n_features_per_level, K=kidx.shape[1], C=feature_columns(cfg), LF=lf,
-        BLOCK=BLOCK_POINTS, **prime_args(),
+        x, tables, kidx, kw, out, m, cfg.n_params, cfg.n_levels, *consts.args(),
+        D=cfg.n_input_dims, F=cfg.n_features_per_level, K=kidx.shape[1], BLOCK=BLOCK_POINTS, **prime_args(),
     )
     return out
 
@@ -307,9 +305,8 @@ def encode_mixture_backward(x: Tensor, grad: Tensor, n_tables: int, kidx: Tensor
     grid = (triton.cdiv(m, BLOCK_POINTS), s)
     _encode_bwd_kernel[grid](
         x.contiguous().float(), grad.contiguous().float(), kidx.contiguous(), kw.contiguous(), gtab, m,
-        cfg.n_params, *consts.args(),
-        D=cfg.n_input_dims, F=cfg.n_features_per_level, K=kidx.shape[1], C=feature_columns(cfg),
-        LF=cfg.n_output_dims, BLOCK=BLOCK_POINTS, **prime_args(),
+        cfg.n_params, cfg.n_levels, *consts.args(),
+        D=cfg.n_input_dims, F=cfg.n_features_per_level, K=kidx.shape[1], BLOCK=BLOCK_POINTS, **prime_args(),
     )
     return gtab
 

@@ -1,8 +1,10 @@
 """Triton kernels of the whole INR: the hash grid feeding the shared MLP in one program, and generation.
 
-**Fused INR forward.** A program encodes a block of points (:func:`.triton_grid.encode_tile`, every level
-at once) and runs the MLP (tcnn FullyFusedMLP layout: ReLU, no biases, widths padded to 16) on the tile with
-``tl.dot``: the features never go through global memory. ``precision`` is ``"fp16"`` (tcnn's choice:
+**Fused INR forward.** A program encodes a block of points level by level (:func:`.triton_grid.encode_level`)
+and folds each level's ``F`` features straight into the first layer's accumulator (rank-1 updates in fp32:
+a level's ``F`` columns are too few for a ``tl.dot``), then runs the hidden and output layers (tcnn
+FullyFusedMLP layout: ReLU, no biases, widths padded to 16) with ``tl.dot``: the features never go through
+global memory. ``precision`` is ``"fp16"`` (tcnn's choice:
 fp16 operands, fp32 accumulation; the default on CUDA), ``"bf16"`` or ``"fp32"`` (IEEE fp32 dots, the
 reference's precision).
 
@@ -23,8 +25,7 @@ from hyperinr_core.model.encoding import HashGridConfig
 from hyperinr_core.model.mlp import MLPConfig
 from hyperinr_core.model.triton_grid import (
     blend_tables,
-    encode_tile,
-    feature_columns,
+    encode_level,
     grid_consts,
     interpreted,
     load_points,
@@ -36,10 +37,11 @@ __all__ = ["inr_forward", "inr_decode_grid", "PRECISIONS", "GraphedBlend"]
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 #: Points per program of the fused INR kernel (larger under the interpreter, see ``BLOCK_POINTS``), and
-#: warps per program on a GPU: 128 points halve the MLP weights' loads per point against 64, and 8 warps
-#: keep the (128, 64) fp32 activations at 32 registers a thread.
-BLOCK_INR = 256 if interpreted() else 128
-WARPS_INR = 8
+#: warps per program on a GPU: (64, 64) fp32 activations are 32 registers a thread of 4 warps. IEEE fp32
+#: dots run on the FMA units and need more registers: 32 points a program.
+BLOCK_INR = 256 if interpreted() else 64
+BLOCK_INR_FP32 = 256 if interpreted() else 32
+WARPS_INR = 4
 
 
 @triton.jit
@@ -73,10 +75,9 @@ def _grid_points(rows, NX, NY, DX, DY, DZ):
 
 
 @triton.jit
-def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, NX, NY, DX, DY, DZ,
+def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, L, NX, NY, DX, DY, DZ,
                 scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
-                D: tl.constexpr, F: tl.constexpr, C: tl.constexpr, LF: tl.constexpr,
-                IN_PAD: tl.constexpr, H: tl.constexpr, N_HID: tl.constexpr,
+                D: tl.constexpr, F: tl.constexpr, IN_PAD: tl.constexpr, H: tl.constexpr, N_HID: tl.constexpr,
                 OUT: tl.constexpr, OUT_PAD: tl.constexpr, DT: tl.constexpr, EMULATE: tl.constexpr,
                 GRID: tl.constexpr, BLOCK: tl.constexpr,
                 P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
@@ -86,13 +87,18 @@ def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, NX, NY, 
         x0, x1, x2, x3 = _grid_points(rows, NX, NY, DX, DY, DZ)
     else:
         x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
-    h = encode_tile(x0, x1, x2, x3, tab_ptr, kidx_ptr, kw_ptr, 0, rmask, P,
-                    scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, 1, C, LF, P1, P2, P3)
-    kc = tl.arange(0, C)
     hc = tl.arange(0, H)
-    # W0 is (H, IN_PAD) row-major: load its transpose (C, H); columns past the input are zero.
-    w0 = tl.load(w_ptr + hc[None, :] * IN_PAD + kc[:, None], mask=(kc < IN_PAD)[:, None], other=0.0)
-    a = tl.maximum(_dot(h, w0, DT, EMULATE), 0.0)
+    fr = tl.arange(0, F)
+    a = tl.zeros((BLOCK, H), dtype=tl.float32)
+    for level in range(L):
+        enc = encode_level(x0, x1, x2, x3, level, tab_ptr, kidx_ptr, kw_ptr, 0, rmask, P,
+                           scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, 1, P1, P2, P3)
+        for f in tl.static_range(F):
+            feat = tl.sum(tl.where((fr == f)[None, :], enc, 0.0), axis=1)
+            # column level * F + f of W0 (H, IN_PAD), row-major
+            w0 = tl.load(w_ptr + hc * IN_PAD + level * F + f).to(tl.float32)
+            a += feat[:, None] * w0[None, :]
+    a = tl.maximum(a, 0.0)
     off: tl.constexpr = H * IN_PAD
     for i in tl.static_range(N_HID - 1):
         wi = tl.load(w_ptr + off + i * H * H + hc[None, :] * H + hc[:, None])
@@ -132,13 +138,13 @@ def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConf
     kidx, kw = _single_table(out.device)
     consts = grid_consts(enc_cfg, out.device)
     nz, ny, nx = grid_shape
-    _inr_kernel[(triton.cdiv(n, BLOCK_INR),)](
+    block = BLOCK_INR_FP32 if precision == "fp32" else BLOCK_INR
+    _inr_kernel[(triton.cdiv(n, block),)](
         x, enc_params.contiguous(), kidx, kw, _weights(mlp_params, precision), out, n, enc_cfg.n_params,
-        nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
-        D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, C=feature_columns(enc_cfg),
-        LF=enc_cfg.n_output_dims, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
+        enc_cfg.n_levels, nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
+        D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
         N_HID=mlp_cfg.n_hidden_layers, OUT=mlp_cfg.n_output_dims, OUT_PAD=mlp_cfg.padded_output_dims,
-        DT=precision, EMULATE=interpreted(), GRID=x is None, BLOCK=BLOCK_INR, **prime_args(),
+        DT=precision, EMULATE=interpreted(), GRID=x is None, BLOCK=block, **prime_args(),
         **({} if interpreted() else {"num_warps": WARPS_INR}),
     )
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hyperinr_core.model.encoding import HashGrid, HashGridConfig, hash_encode
+from hyperinr_core.model.encoding import HashGridConfig, hash_encode
+from hyperinr_core.model.hash_grid import HashGrid
 
 PRIMES = [1, 2654435761, 805459861, 3674653429]
 
