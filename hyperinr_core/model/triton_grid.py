@@ -12,7 +12,7 @@ and indices are computed once per point and level, not once per feature.
 
 **Mixtures of tables.** The HyperINR's encoder at θ is ``sum_k w_k * T[idx_k]``, and the encoding is linear
 in the table entries, so the kernels take ``K`` table rows and weights per *set* of points (a frame of a
-training batch) and gather (forward) or scatter (backward, fp32 ``atomic_add``) through all of them:
+training batch) and gather (forward) or scatter (backward, relaxed fp32 ``atomic_add``: reductions that return nothing) through all of them:
 no per-frame parameter vector is ever built. A single INR is the case ``K = 1``, ``w = 1``.
 
 Kernels run on CUDA, or on CPU tensors under ``TRITON_INTERPRET=1`` (the tests); :mod:`.backends` decides
@@ -174,7 +174,7 @@ def encode_level(x0, x1, x2, x3, level, tab_ptr, kidx_ptr, kw_ptr, set_id, rmask
     c0, f0, c1, f1, c2, f2, c3, f3 = cells
     res, size, dense, offset = consts
     fr = tl.arange(0, F)
-    m2 = rmask[:, None] & (fr < F)[None, :]
+    m2 = rmask[:, None]  # constant along the features: their loads stay one vector
     acc = tl.zeros((x0.shape[0], F), dtype=tl.float32)
     for corner in tl.static_range(1 << D):
         entry, w = _corner(c0, f0, c1, f1, c2, f2, c3, f3, res, size, dense, offset, corner, D, P1, P2, P3)
@@ -227,7 +227,7 @@ def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P, L,
     set_id, rows, rmask = _set_rows(M, BLOCK)
     x0, x1, x2, x3 = load_points(x_ptr, rows, rmask, D)
     fr = tl.arange(0, F)
-    m2 = rmask[:, None] & (fr < F)[None, :]
+    m2 = rmask[:, None]  # constant along the features: their loads stay one vector
     for level in range(L):
         cells, consts = level_cells(x0, x1, x2, x3, level, scales_ptr, res_ptr, sizes_ptr, offs_ptr,
                                     dense_ptr, D)
@@ -243,7 +243,7 @@ def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P, L,
             for k in tl.static_range(K):
                 base = tl.load(kidx_ptr + set_id * K + k).to(tl.int64) * P
                 wk = tl.load(kw_ptr + set_id * K + k)
-                tl.atomic_add(gtab_ptr + base + elem, gw * wk, mask=m2)
+                tl.atomic_add(gtab_ptr + base + elem, gw * wk, mask=m2, sem="relaxed")
 
 
 @triton.jit

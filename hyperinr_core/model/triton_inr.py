@@ -95,17 +95,17 @@ def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, L, NX, N
                            scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr, D, F, 1, P1, P2, P3)
         for f in tl.static_range(F):
             feat = tl.sum(tl.where((fr == f)[None, :], enc, 0.0), axis=1)
-            # column level * F + f of W0 (H, IN_PAD), row-major
-            w0 = tl.load(w_ptr + hc * IN_PAD + level * F + f).to(tl.float32)
+            # row level * F + f of W0^T (IN_PAD, H): that feature's weights into every neuron
+            w0 = tl.load(w_ptr + (level * F + f) * H + hc).to(tl.float32)
             a += feat[:, None] * w0[None, :]
     a = tl.maximum(a, 0.0)
     off: tl.constexpr = H * IN_PAD
     for i in tl.static_range(N_HID - 1):
-        wi = tl.load(w_ptr + off + i * H * H + hc[None, :] * H + hc[:, None])
-        a = tl.maximum(_dot(a, wi, DT, EMULATE), 0.0)
+        wi = tl.load(w_ptr + off + i * H * H + hc[:, None] * H + hc[None, :])  # (out, in), rows contiguous
+        a = tl.maximum(_dot(a, tl.trans(wi), DT, EMULATE), 0.0)
     oc = tl.arange(0, OUT_PAD)
-    wo = tl.load(w_ptr + off + (N_HID - 1) * H * H + oc[None, :] * H + hc[:, None])
-    y = _dot(a, wo, DT, EMULATE)
+    wo = tl.load(w_ptr + off + (N_HID - 1) * H * H + oc[:, None] * H + hc[None, :])
+    y = _dot(a, tl.trans(wo), DT, EMULATE)
     if GRID:
         first = tl.sum(tl.where((oc == 0)[None, :], y, 0.0), axis=1)
         first = tl.minimum(tl.maximum(first, 0.0), 1.0)
@@ -124,11 +124,14 @@ def _single_table(device: torch.device) -> tuple[Tensor, Tensor]:
     return _ONE[key]
 
 
-def _weights(mlp_params: Tensor, precision: str) -> Tensor:
-    """The MLP weights in the dot's operand type: a program loads half the bytes in fp16/bf16 (one small
-    conversion a call; a cache keyed by address could outlive the weights)."""
+def _weights(mlp_params: Tensor, mlp_cfg: MLPConfig, precision: str) -> Tensor:
+    """The MLP weights packed for the kernel, in the dot's operand type (a program loads half the bytes in
+    fp16/bf16): ``W0`` transposed, ``(IN_PAD, H)``, so that the first layer's column of a feature is one
+    contiguous row, then the other matrices as stored, ``(out, in)`` row-major. One small conversion a call
+    (a cache keyed by address could outlive the weights)."""
     dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-    return mlp_params.detach().to(dt).contiguous()
+    mats = mlp_cfg.split(mlp_params.detach())
+    return torch.cat([mats[0].t().reshape(-1)] + [m.reshape(-1) for m in mats[1:]]).to(dt).contiguous()
 
 
 def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConfig, mlp_cfg: MLPConfig,
@@ -140,7 +143,7 @@ def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConf
     nz, ny, nx = grid_shape
     block = BLOCK_INR_FP32 if precision == "fp32" else BLOCK_INR
     _inr_kernel[(triton.cdiv(n, block),)](
-        x, enc_params.contiguous(), kidx, kw, _weights(mlp_params, precision), out, n, enc_cfg.n_params,
+        x, enc_params.contiguous(), kidx, kw, _weights(mlp_params, mlp_cfg, precision), out, n, enc_cfg.n_params,
         enc_cfg.n_levels, nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
         D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
         N_HID=mlp_cfg.n_hidden_layers, OUT=mlp_cfg.n_output_dims, OUT_PAD=mlp_cfg.padded_output_dims,
