@@ -49,9 +49,9 @@ def cases():
     out = []
     for d, f, k in ((3, 4, 1), (3, 4, 2), (3, 4, 8), (2, 2, 1), (3, 8, 2), (3, 1, 1)):
         c = dict(D=d, F=f, K=k, BLOCK=128, **primes)
-        out.append((f"hash_grid_forward_d{d}_F{f}_K{k}", tg._encode_fwd_kernel, types, c, 4))
-        out.append((f"hash_grid_backward_d{d}_F{f}_K{k}", tg._encode_bwd_kernel, types, c, 4))
-    out.append(("blend_K8", tg._blend_kernel, types, dict(K=8, BLOCK=tg.BLEND_BLOCK), 4))
+        out.append((f"hash_grid_forward_d{d}_F{f}_K{k}", tg.encode_fwd_kernel, types, c, 4))
+        out.append((f"hash_grid_backward_d{d}_F{f}_K{k}", tg.encode_bwd_kernel, types, c, 4))
+    out.append(("blend_K8", tg.blend_kernel, types, dict(K=8, BLOCK=tg.BLEND_BLOCK), 4))
     for dt in ("fp16", "bf16", "fp32"):
         for grid in (False, True):
             block = ti.BLOCK_INR_FP32 if dt == "fp32" else ti.BLOCK_INR
@@ -61,10 +61,10 @@ def cases():
                 c["x_ptr"] = None
             t = dict(types, w_ptr={"fp16": "*fp16", "bf16": "*bf16", "fp32": "*fp32"}[dt],
                      out_ptr="*fp16" if grid else "*fp32")
-            out.append((f"inr_{dt}{'_grid' if grid else ''}", ti._inr_kernel, t, c, ti.WARPS_INR))
+            out.append((f"inr_{dt}{'_grid' if grid else ''}", ti.inr_kernel, t, c, ti.WARPS_INR))
     c = dict(D=2, F=2, IN_PAD=16, H=32, N_HID=2, OUT=3, OUT_PAD=16, DT="fp16", EMULATE=False, GRID=False,
              BLOCK=ti.BLOCK_INR, **primes)
-    out.append(("inr_fp16_2d_rgb", ti._inr_kernel, dict(types, w_ptr="*fp16"), c, ti.WARPS_INR))
+    out.append(("inr_fp16_2d_rgb", ti.inr_kernel, dict(types, w_ptr="*fp16"), c, ti.WARPS_INR))
     return out
 
 

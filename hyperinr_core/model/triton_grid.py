@@ -206,7 +206,7 @@ def _set_rows(M, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _encode_fwd_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, out_ptr, M, P, L,
+def encode_fwd_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, out_ptr, M, P, L,
                        scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
                        D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, BLOCK: tl.constexpr,
                        P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
@@ -220,7 +220,7 @@ def _encode_fwd_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, out_ptr, M, P, L,
 
 
 @triton.jit
-def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P, L,
+def encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P, L,
                        scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
                        D: tl.constexpr, F: tl.constexpr, K: tl.constexpr, BLOCK: tl.constexpr,
                        P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
@@ -247,7 +247,7 @@ def _encode_bwd_kernel(x_ptr, grad_ptr, kidx_ptr, kw_ptr, gtab_ptr, M, P, L,
 
 
 @triton.jit
-def _blend_kernel(tab_ptr, kidx_ptr, kw_ptr, out_ptr, P, K: tl.constexpr, BLOCK: tl.constexpr):
+def blend_kernel(tab_ptr, kidx_ptr, kw_ptr, out_ptr, P, K: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < P
     acc = tl.zeros((BLOCK,), dtype=tl.float32)
@@ -287,7 +287,7 @@ def encode_mixture_forward(x: Tensor, tables: Tensor, kidx: Tensor, kw: Tensor, 
         return out
     consts = grid_consts(cfg, x.device)
     grid = (triton.cdiv(m, BLOCK_POINTS), s)
-    _encode_fwd_kernel[grid](
+    encode_fwd_kernel[grid](
         x, tables, kidx, kw, out, m, cfg.n_params, cfg.n_levels, *consts.args(),
         D=cfg.n_input_dims, F=cfg.n_features_per_level, K=kidx.shape[1], BLOCK=BLOCK_POINTS, **prime_args(),
     )
@@ -303,7 +303,7 @@ def encode_mixture_backward(x: Tensor, grad: Tensor, n_tables: int, kidx: Tensor
         return gtab
     consts = grid_consts(cfg, x.device)
     grid = (triton.cdiv(m, BLOCK_POINTS), s)
-    _encode_bwd_kernel[grid](
+    encode_bwd_kernel[grid](
         x.contiguous().float(), grad.contiguous().float(), kidx.contiguous(), kw.contiguous(), gtab, m,
         cfg.n_params, cfg.n_levels, *consts.args(),
         D=cfg.n_input_dims, F=cfg.n_features_per_level, K=kidx.shape[1], BLOCK=BLOCK_POINTS, **prime_args(),
@@ -354,5 +354,5 @@ def blend_tables(tables: Tensor, kidx: Tensor, kw: Tensor, out: Tensor) -> Tenso
     """``out = sum_k kw[k] * tables[kidx[k]]`` in one launch; ``kidx``/``kw`` are ``(K,)`` device tensors
     (the generation of a HyperINR's encoder at θ)."""
     p = tables.shape[1]
-    _blend_kernel[(triton.cdiv(p, BLEND_BLOCK),)](tables, kidx, kw, out, p, K=kidx.shape[0], BLOCK=BLEND_BLOCK)
+    blend_kernel[(triton.cdiv(p, BLEND_BLOCK),)](tables, kidx, kw, out, p, K=kidx.shape[0], BLOCK=BLEND_BLOCK)
     return out

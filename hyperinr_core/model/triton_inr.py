@@ -75,7 +75,7 @@ def _grid_points(rows, NX, NY, DX, DY, DZ):
 
 
 @triton.jit
-def _inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, L, NX, NY, DX, DY, DZ,
+def inr_kernel(x_ptr, tab_ptr, kidx_ptr, kw_ptr, w_ptr, out_ptr, N, P, L, NX, NY, DX, DY, DZ,
                 scales_ptr, res_ptr, sizes_ptr, offs_ptr, dense_ptr,
                 D: tl.constexpr, F: tl.constexpr, IN_PAD: tl.constexpr, H: tl.constexpr, N_HID: tl.constexpr,
                 OUT: tl.constexpr, OUT_PAD: tl.constexpr, DT: tl.constexpr, EMULATE: tl.constexpr,
@@ -142,7 +142,7 @@ def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConf
     consts = grid_consts(enc_cfg, out.device)
     nz, ny, nx = grid_shape
     block = BLOCK_INR_FP32 if precision == "fp32" else BLOCK_INR
-    _inr_kernel[(triton.cdiv(n, block),)](
+    inr_kernel[(triton.cdiv(n, block),)](
         x, enc_params.contiguous(), kidx, kw, _weights(mlp_params, mlp_cfg, precision), out, n, enc_cfg.n_params,
         enc_cfg.n_levels, nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
         D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,

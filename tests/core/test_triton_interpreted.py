@@ -62,7 +62,7 @@ def test_bench_gpu_runs_every_case_on_the_cpu(tmp_path):
         assert "error" not in res[case] and "skipped" not in res[case], (case, res[case])
     assert res["correctness"]["ok"], res["correctness"]
     assert all(t["value"] is not None and t["met"] is None for t in res["targets"].values()), res["targets"]
-    assert res["fused_inr"]["fp16_2048"]["per_s"] > 0 and res["distill"]["steps_per_s"] > 0
+    assert res["fused_inr"]["fp16_512"]["per_s"] > 0 and res["distill"]["steps_per_s"] > 0
 
 
 def test_every_kernel_compiles_for_hopper_without_spilling(tmp_path):
