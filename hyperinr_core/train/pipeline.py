@@ -109,8 +109,12 @@ def _select(job, info, preset, frames, train_u, device, clock, say) -> Selection
     fit_i, val_i = validation_split(train_u, job.seed)
     cands = job.candidates or default_candidates(device.type)
     if len(val_i) == 0:
-        chosen = next((c for c in ("flow", "lerp") if c in cands), cands[0])
-        say(f"teacher selection: too few training frames to validate on; using {chosen}")
+        if len(train_u) < 2:  # nothing lies between training frames: no teacher has anything to add
+            chosen = "none"
+            say("teacher selection: one training frame, nothing to interpolate; training without a teacher")
+        else:
+            chosen = next((c for c in ("flow", "lerp") if c in cands), cands[0])
+            say(f"teacher selection: too few training frames to validate on; using {chosen}")
         nan = float("nan")
         return Selection(chosen, Score("LERP", nan, nan), [], len(fit_i), 0)
     f_fit, u_fit, f_val, u_val = frames[fit_i], train_u[fit_i], frames[val_i], train_u[val_i]

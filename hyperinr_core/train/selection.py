@@ -52,6 +52,9 @@ class Selection:
 
     def verdict(self) -> str:
         """One plain sentence: does the chosen candidate beat LERP on validation, and by how much."""
+        if not self.rows:
+            return (f"{self.chosen} chosen without a comparison: too few training frames ({self.n_fit}) to "
+                    "hold any back for validation")
         chosen = [r for r in self.rows if r.name == self.chosen or r.name == f"student:{self.chosen}"]
         s = chosen[-1] if chosen else self.best()
         gap = s.psnr_mean - self.lerp.psnr_mean
@@ -74,6 +77,8 @@ class Selection:
         )
 
     def table(self) -> str:
+        if not self.rows:
+            return f"  chosen: {self.chosen}; {self.verdict()}"
         lines = [
             f"teacher selection on {self.n_val} validation frames ({self.n_fit} frames fitted):",
             f"  {'candidate':<18} {'mean PSNR':>10} {'worst':>8} {'vs LERP':>8} {'seconds':>8}",

@@ -47,3 +47,23 @@ def test_a_damaged_checkpoint_on_resume_says_how_to_recover(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1, err
     assert str(ckpt) in err and "delete" in err and "without --resume" in err
+
+
+def test_a_one_frame_dataset_trains_without_a_teacher(tmp_path, capsys):
+    """``data import`` accepts a single frame; ``train`` (teacher auto) fits it instead of ending in a
+    traceback from an empty selection table."""
+    import numpy as np
+
+    from hyperinr_core import HyperINR
+    from hyperinr_core.data.dataset_writer import write_dataset
+
+    data, out = tmp_path / "one.h5", tmp_path / "m.h5"
+    frame = np.random.default_rng(0).random((1, 8, 8, 8), dtype=np.float32)
+    write_dataset(data, "tsr", ["t"], [0.0], [1.0], np.array([0.5]), frame)
+    assert main(["train", "--data", str(data), "-o", str(out), "--preset", "tiny", "--steps", "3",
+                 "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "one training frame" in text and "chosen: none" in text
+    model = HyperINR.load(out)
+    assert model.cfg.metadata.get("teacher") in (None, "none")
+    assert np.isfinite(model.generate([0.5]).sample_grid(4).numpy()).all()
