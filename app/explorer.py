@@ -20,27 +20,12 @@ SCREENSHOT_TIMEOUT_S = 600
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 
 
-def parse_light(text: str | None) -> tuple[float, float] | None:
-    """``"AZ,POLAR"`` in degrees (None for no text); raises HyperINRError."""
-    import math
-
-    from hyperinr_core.errors import HyperINRError
-
-    if not text:
-        return None
-    try:
-        az, polar = (float(v) for v in text.split(","))
-    except ValueError:
-        raise HyperINRError(f"--light {text!r}: expected AZ,POLAR in degrees") from None
-    if not (math.isfinite(az) and math.isfinite(polar)):
-        raise HyperINRError(f"--light {text!r}: the angles must be finite numbers")
-    return az, polar
-
-
 def check_arguments(args: argparse.Namespace) -> tuple[tuple[float, float] | None, dict[str, float]]:
     """What needs no file and no Qt: the light, the parameters' syntax, the sample count."""
     from hyperinr_app.params import parse_params
     from hyperinr_core.errors import HyperINRError
+
+    from hyperinr_app.params import parse_light
 
     light = parse_light(args.light)
     params = parse_params(args.param)

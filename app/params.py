@@ -13,7 +13,11 @@ from collections.abc import Iterable, Sequence
 
 from hyperinr_core.errors import HyperINRError
 
-__all__ = ["parse_params", "resolve_params", "format_ranges"]
+__all__ = ["parse_params", "resolve_params", "format_ranges", "parse_light", "AZIMUTH_RANGE", "POLAR_RANGE"]
+
+#: The light's angles in degrees, as the explorer's Light dock offers them.
+AZIMUTH_RANGE = (0.0, 360.0)
+POLAR_RANGE = (0.0, 180.0)
 
 #: Values this close to a bound (relative to the range) count as inside: decimal input of a bound that is
 #: not exactly representable must not be refused.
@@ -79,3 +83,20 @@ def resolve_params(
             )
         theta.append(min(max(v, a), b))
     return theta, missing
+
+
+def parse_light(text: str | None, option: str = "--light") -> tuple[float, float] | None:
+    """``"AZ,POLAR"`` in degrees (None for no text), azimuth in [0, 360] and polar in [0, 180] as in the
+    explorer's Light dock; raises :class:`HyperINRError` otherwise (an angle is never clamped silently)."""
+    if not text:
+        return None
+    try:
+        az, polar = (float(v) for v in text.split(","))
+    except ValueError:
+        raise HyperINRError(f"{option} {text!r}: expected AZ,POLAR in degrees") from None
+    if not (math.isfinite(az) and math.isfinite(polar)):
+        raise HyperINRError(f"{option} {text!r}: the angles must be finite numbers")
+    for name, value, (lo, hi) in (("azimuth", az, AZIMUTH_RANGE), ("polar angle", polar, POLAR_RANGE)):
+        if not lo <= value <= hi:
+            raise HyperINRError(f"{option} {text!r}: the {name} {value:g} is outside [{lo:g}, {hi:g}] degrees")
+    return az, polar

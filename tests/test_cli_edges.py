@@ -317,3 +317,28 @@ def test_a_damaged_config_names_the_file_and_a_fix(tmp_path, capsys):
         ["render", "--model", str(path), "--size", "8x6", "--spp", "1", "--out", str(tmp_path / "x.png")]
     )
     one_line_error(capsys, rc, str(path), "'encoding'", "hyperinr train")
+
+
+def test_a_light_outside_the_docks_ranges_is_refused_everywhere(tmp_path):
+    """--light 999,999 is one line and exit code 2 in render, export-frame, export-animation and the
+    explorer's scripted mode, before any work; an angle is never clamped silently."""
+    import sys
+
+    out = tmp_path / "x.png"
+    commands = [
+        [sys.executable, "-m", "hyperinr_app.cli", "render", "--model", "assets/demo_tgv.h5", "--light", "999,999",
+         "--out", str(out)],
+        [sys.executable, "-m", "hyperinr_app.cli", "export-frame", "--model", "assets/demo_tgv.h5", "--light",
+         "10,200", "--out", str(out)],
+        [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.h5",
+         "--light=-5,40", "--sweep", "azimuth", "--range", "0,90", "--frames", "2", "--out", str(tmp_path / "a.mp4")],
+        [sys.executable, "-m", "hyperinr_app.explorer_main", "--light", "999,999", "--screenshot", str(out)],
+    ]
+    for cmd in commands:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert r.stderr.count("\n") == 1 and "outside" in r.stderr and "degrees" in r.stderr, r.stderr
+        assert not out.exists()
+    from hyperinr_app.params import parse_light
+
+    assert parse_light("360,180") == (360.0, 180.0) and parse_light("0,0") == (0.0, 0.0)

@@ -93,7 +93,9 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
     model = HyperINR.load(model_path)
     shadow = HyperINR.load(shadow_path) if (shadow_path and args.shadow == "field") else None
     cam = _floats(args.camera, (2, 3), "--camera")
-    az, polar = _floats(args.light, (2,), "--light")
+    from hyperinr_app.params import parse_light
+
+    az, polar = parse_light(args.light)
     return ExportScene(
         model,
         theta_for(model, args.param, str(model_path), quiet=(swept,)),
@@ -114,13 +116,13 @@ def _size(text: str) -> tuple[int, int]:
 def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
     """What needs no model: parameters' syntax, size and samples (before any file is read)."""
     from hyperinr_app.export import check_renderer_options
-    from hyperinr_app.params import parse_params
+    from hyperinr_app.params import parse_light, parse_params
     from hyperinr_core.errors import HyperINRError
 
     parse_params(args.param)
     check_renderer_options(args.renderer, args.volume_res)
     _floats(args.camera, (2, 3), "--camera")
-    _floats(args.light, (2,), "--light")
+    parse_light(args.light)
     if args.spp < 1:
         raise HyperINRError(f"--spp must be >= 1, got {args.spp}")
     return _size(args.size)

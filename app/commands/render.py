@@ -192,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
     if args.spp < 1:
         raise HyperINRError("--spp must be >= 1")
     cam_vals = parse_floats(args.camera, 2, 3, "--camera") if args.camera else [30.0, 20.0]
-    az, polar = parse_floats(args.light, 2, 2, "--light")
+    from hyperinr_app.params import parse_light
+
+    az, polar = parse_light(args.light)
     background = tuple(parse_floats(args.background, 3, 3, "--background"))
     from hyperinr_app.export import check_renderer_options
 
