@@ -157,8 +157,9 @@ def _render_frame_torch(scene, size, spp, progress, cancel) -> np.ndarray:
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
-def check_animation_output(path: str | os.PathLike, size: tuple[int, int]) -> Path:
-    """Check an animation target before rendering: an MP4 (even size) or a new PNG folder, writable."""
+def check_animation_output(path: str | os.PathLike, size: tuple[int, int], replace: bool = False) -> Path:
+    """Check an animation target before rendering: an MP4 (even size) or a PNG folder (new, unless
+    ``replace``), writable."""
     from hyperinr_core.fileio import prepare_output
 
     path = Path(path)
@@ -167,7 +168,7 @@ def check_animation_output(path: str | os.PathLike, size: tuple[int, int]) -> Pa
         if w % 2 or h % 2:
             raise HyperINRError(f"{path}: MP4 needs an even width and height, got {w}x{h}")
         return prepare_output(path)
-    if path.exists():
+    if path.exists() and not replace:
         raise HyperINRError(f"{path}: exists; choose a new folder name for the PNG sequence")
     return prepare_output(path, folder=True)
 
@@ -203,6 +204,7 @@ def export_animation(
     renderer: str = "gl",
     volume_res: int = DEFAULT_VOLUME_RES,
     costs: Callable[[list[float]], None] | None = None,
+    replace: bool = False,
 ) -> Path:
     """Render a sweep and write an MP4 (``.mp4``, through imageio-ffmpeg) or a folder of PNGs (any other
     name), streaming: generate and decode on one thread, render on this one, encode on a third, with a small
@@ -210,11 +212,12 @@ def export_animation(
 
     ``costs``, when given, receives the relative cost of every frame before the first one renders
     (:func:`~hyperinr_app.export_gl.frame_costs`; ``gl`` sweeps of at least ``COST_MIN_FRAMES``
-    frames), for a time-left estimate that knows the late frames are slower.
+    frames), for a time-left estimate that knows the late frames are slower. ``replace`` lets a finished PNG
+    folder replace an existing one (an MP4 always replaces its file atomically; the CLI asks for --force).
     """
     check_renderer_options(renderer, volume_res)
     _check_size(size, spp)
-    path = check_animation_output(path, size)
+    path = check_animation_output(path, size, replace)
     values = sweep.values()
     n = len(values)
     total = n * spp
@@ -286,7 +289,13 @@ def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
 
         run_pipeline(n, prepare, render, write, cancel)
         os.chmod(tmp_dir, umask_mode(directory=True))
-        os.replace(tmp_dir, path)
+        if path.is_dir():  # replacing (--force): the old folder steps aside only once the new one is whole
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.resolve().parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp_dir, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp_dir, path)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise

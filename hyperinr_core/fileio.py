@@ -93,3 +93,14 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def refuse_existing(path: str | os.PathLike, force: bool) -> None:
+    """The output policy of every command that writes: an existing output is replaced only when asked
+    (``force``); checked before any work. Raises :class:`HyperINRError` naming the path."""
+    target = Path(path)
+    if (target.exists() or target.is_symlink()) and not force:
+        kind = "folder" if target.is_dir() else "file"
+        raise HyperINRError(
+            f"{target}: the {kind} exists; choose another name or replace it ({{force}})", force="force=True"
+        )

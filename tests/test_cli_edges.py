@@ -342,3 +342,29 @@ def test_a_light_outside_the_docks_ranges_is_refused_everywhere(tmp_path):
     from hyperinr_app.params import parse_light
 
     assert parse_light("360,180") == (360.0, 180.0) and parse_light("0,0") == (0.0, 0.0)
+
+
+def test_render_and_exports_refuse_to_replace_an_output_without_force(tmp_path):
+    """An existing PNG, MP4 or PNG folder is an error before any work; --force replaces it (a PNG folder only
+    once the new one is complete) and leaves no temporary beside it."""
+    import sys
+
+    png, mp4, folder = tmp_path / "x.png", tmp_path / "a.mp4", tmp_path / "frames"
+    png.write_bytes(b"old")
+    mp4.write_bytes(b"old")
+    folder.mkdir()
+    (folder / "keep.txt").write_text("old")
+    base = [sys.executable, "-m", "hyperinr_app.cli"]
+    model = ["--model", "assets/demo_tgv.h5"]
+    anim = ["export-animation", *model, "--sweep", "azimuth", "--range", "0,10", "--frames", "2", "--size",
+            "32x24", "--spp", "1"]
+    for cmd in (["render", *model, "--out", str(png)], ["export-frame", *model, "--out", str(png)],
+                [*anim, "--out", str(mp4)], [*anim, "--out", str(folder)]):
+        r = subprocess.run(base + cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--force" in r.stderr, r.stderr
+    assert png.read_bytes() == b"old" and mp4.read_bytes() == b"old" and (folder / "keep.txt").exists()
+    r = subprocess.run(base + [*anim, "--out", str(folder), "--force"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in folder.iterdir()) == ["frame_0000.png", "frame_0001.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "frames", "x.png"]

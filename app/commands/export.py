@@ -130,9 +130,10 @@ def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
 
 def run_frame(args: argparse.Namespace) -> int:
     from hyperinr_app.export import export_frame
-    from hyperinr_core.fileio import prepare_output
+    from hyperinr_core.fileio import prepare_output, refuse_existing
 
     size = _check_inputs(args)
+    refuse_existing(args.out, args.force)
     prepare_output(args.out)
     scene = build_scene(args)
     renderer = choose_renderer(args.renderer)
@@ -146,13 +147,15 @@ def run_frame(args: argparse.Namespace) -> int:
 
 def run_animation(args: argparse.Namespace) -> int:
     from hyperinr_app.export import Sweep, check_animation_output, export_animation
+    from hyperinr_core.fileio import refuse_existing
 
     size = _check_inputs(args)
     kind, _, name = args.sweep.partition(":")
     start, stop = _floats(args.range, (2,), "--range")
     sweep = Sweep(kind, start, stop, args.frames, name)
     sweep.values()  # validates the frame count
-    check_animation_output(args.out, size)
+    refuse_existing(args.out, args.force)
+    check_animation_output(args.out, size, replace=args.force)
     scene = build_scene(args, swept=name if kind == "param" else "")
     for value in (start, stop):  # the sweep must stay within the model's parameters and ranges
         sweep.apply(scene, value)
@@ -161,6 +164,6 @@ def run_animation(args: argparse.Namespace) -> int:
 
     with TerminalProgress(args.frames, args.spp, "export animation") as progress:
         export_animation(scene, sweep, args.out, size, args.spp, args.fps, progress, renderer=renderer,
-                         volume_res=args.volume_res, costs=progress.set_frame_costs)
+                         volume_res=args.volume_res, costs=progress.set_frame_costs, replace=args.force)
     print(f"wrote {args.out} ({args.frames} frames, {size[0]}x{size[1]}, {args.spp} spp, {renderer})")
     return 0

@@ -184,7 +184,7 @@ def load_field(args: argparse.Namespace, device):
 def run(args: argparse.Namespace) -> int:
     from hyperinr_app.params import parse_params
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.fileio import prepare_output
+    from hyperinr_core.fileio import prepare_output, refuse_existing
 
     # Everything that needs no model first: a typo is reported at once, and before a long render.
     given = parse_params(args.param)
@@ -199,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     from hyperinr_app.export import check_renderer_options
 
     check_renderer_options(args.renderer, args.volume_res)
+    refuse_existing(args.out, args.force)
     prepare_output(args.out)
 
     renderer = choose_renderer(args.renderer)
@@ -326,6 +327,9 @@ def add_renderer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--volume-res", type=int, default=128, metavar="N",
                    help="with --renderer gl: the INR is decoded on an N^3 grid")
     add_backend_option(p)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output (a file, or an animation's PNG folder); without it an existing "
+                   "output is an error before any work")
 
 
 def choose_renderer(name: str) -> str:
