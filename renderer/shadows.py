@@ -26,6 +26,7 @@ from .tracer import SHADOW_MODES, Marcher
 from .transfer import TransferFunction
 
 __all__ = [
+    "check_shadow_model",
     "SHADOW_MODES",
     "LIGHT_PARAM_NAMES",
     "LIGHT_PARAM_LO",
@@ -93,6 +94,20 @@ def shadow_volume(
     return out.view(shape)
 
 
+def check_shadow_model(model, path=None) -> None:
+    """Raise :class:`HyperINRError` (naming ``path`` when given) unless ``model`` is a shadow model: its
+    parameters include the light's :data:`LIGHT_PARAM_NAMES`. Callers check at load time, before any work."""
+    from hyperinr_core.errors import HyperINRError
+
+    names = list(model.cfg.param_names)
+    if not set(LIGHT_PARAM_NAMES) <= set(names):
+        where = f"{path}: " if path is not None else ""
+        raise HyperINRError(
+            f"{where}not a shadow model: a shadow model's parameters include {', '.join(LIGHT_PARAM_NAMES)} "
+            f"(the light), this one has {', '.join(names)}"
+        )
+
+
 def shadow_field_from_model(
     model, light: Light, fast: bool | None = None, scene_params: dict[str, float] | None = None
 ) -> INRField:
@@ -103,9 +118,8 @@ def shadow_field_from_model(
     """
     from hyperinr_core.errors import HyperINRError
 
+    check_shadow_model(model)
     names = list(model.cfg.param_names)
-    if not set(LIGHT_PARAM_NAMES) <= set(names):
-        raise HyperINRError(f"a shadow model needs parameters {LIGHT_PARAM_NAMES}, this one has {names}")
     values = {**(scene_params or {}), "azimuth": light.azimuth % 360.0, "polar": light.polar}
     missing = [n for n in names if n not in values]
     if missing:

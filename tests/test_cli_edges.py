@@ -368,3 +368,19 @@ def test_render_and_exports_refuse_to_replace_an_output_without_force(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in folder.iterdir()) == ["frame_0000.png", "frame_0001.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "frames", "x.png"]
+
+
+def test_a_scalar_model_given_as_the_shadow_model_is_refused_at_load(tmp_path):
+    """--shadow-model must have the light among its parameters: one line naming the file, before rendering."""
+    import sys
+
+    for cmd in ("render", "export-frame"):
+        r = subprocess.run(
+            [sys.executable, "-m", "hyperinr_app.cli", cmd, "--model", "assets/demo_tgv.h5", "--shadow-model",
+             "assets/demo_tgv.h5", "--shadow", "field", "--out", str(tmp_path / f"{cmd}.png")],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert r.returncode == 2, r.stderr
+        err = r.stderr.strip().splitlines()[-1]
+        assert "demo_tgv.h5: not a shadow model" in err and "azimuth" in err, r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / f"{cmd}.png").exists()

@@ -92,6 +92,10 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
     tf = tf or TransferFunction.preset("viridis")
     model = HyperINR.load(model_path)
     shadow = HyperINR.load(shadow_path) if (shadow_path and args.shadow == "field") else None
+    if shadow is not None:
+        from hyperinr_renderer.shadows import check_shadow_model
+
+        check_shadow_model(shadow, shadow_path)
     cam = _floats(args.camera, (2, 3), "--camera")
     from hyperinr_app.params import parse_light
 

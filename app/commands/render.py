@@ -267,9 +267,10 @@ def model_shadow_field(args, given: dict, tf, light, device):
     """The shadow INR field of --shadow-model for ``light`` and the scene's parameters (warns on stderr when
     the model was made for another transfer function)."""
     from hyperinr_core.model.hyperinr import HyperINR
-    from hyperinr_renderer.shadows import shadow_field_from_model
+    from hyperinr_renderer.shadows import check_shadow_model, shadow_field_from_model
 
     shadow_model = HyperINR.load(args.shadow_model, device=device)
+    check_shadow_model(shadow_model, args.shadow_model)
     stored = shadow_model.cfg.metadata.get("tf_fingerprint")
     if stored and stored != tf.fingerprint():
         print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
