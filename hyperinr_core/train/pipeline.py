@@ -274,9 +274,11 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             )
         if clock.minutes is not None:
             # Whatever the stages before took comes out of the total (counted from the training time
-            # already spent when resuming); leave a little for the held-out check.
+            # already spent when resuming); leave a little for the held-out check (a tenth of a short
+            # budget, at most half a minute). A budget is a promise: no minimum stretches it.
             done = resume_from.state["seconds"] / 60.0 if resume_from else 0.0
-            budget = Budget(None, max(1.0, done + clock.left() - 0.5))
+            reserve = min(0.5, 0.1 * clock.minutes)
+            budget = Budget(None, max(1.0 / 60.0, done + clock.left() - reserve))
         else:
             budget = Budget(clock.steps, None)
         record = {

@@ -67,3 +67,15 @@ def test_a_one_frame_dataset_trains_without_a_teacher(tmp_path, capsys):
     model = HyperINR.load(out)
     assert model.cfg.metadata.get("teacher") in (None, "none")
     assert np.isfinite(model.generate([0.5]).sample_grid(4).numpy()).all()
+
+
+def test_a_short_minutes_budget_is_kept(tmp_path):
+    """``--minutes 0.05`` trains for about 3 s, not for a minimum of a minute."""
+    from hyperinr_core import HyperINR
+
+    data = tiny_series(tmp_path / "s.h5")
+    out = tmp_path / "m.h5"
+    assert main(["train", "--data", str(data), "-o", str(out), "--preset", "tiny", "--minutes", "0.05",
+                 "--teacher", "none", "--threads", "1"]) == 0
+    meta = HyperINR.load(out).cfg.metadata
+    assert 0 < meta["train_seconds"] <= 3.5 and meta["steps"] >= 1
