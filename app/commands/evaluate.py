@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,6 +73,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         methods = [load_method(args.model, ds, device, compile=args.compile)]
         if args.teacher:
             methods.append(load_method(args.teacher, ds, device, name="teacher"))
+        for m in methods:
+            if m.notes:
+                print(f"warning: {args.data} is not the data {m.source} was trained on: {'; '.join(m.notes)}",
+                      file=sys.stderr)
         is_nvs = ds.task == "nvs"
         if not args.no_lerp:
             if is_nvs:  # IDW of the training views with the model's own K (hyperinr_core.eval.nvs)

@@ -27,11 +27,19 @@ __all__ = ["Method", "load_method", "evaluate", "format_table", "write_json", "p
 
 @dataclass
 class Method:
-    """A named predictor: ``predict(u (D,) normalized) -> frame`` (data units, the dataset's frame shape)."""
+    """A named predictor: ``predict(u (D,) normalized by the dataset's bounds) -> frame`` (data units, the
+    dataset's frame shape). ``notes``: how the dataset differs from the model's training data (bounds, grid)."""
 
     name: str
     predict: Callable[[np.ndarray], np.ndarray]
     source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _user_units(u: np.ndarray, ds: Any) -> np.ndarray:
+    """Parameters normalized by the dataset's bounds, back in user units."""
+    lo, hi = np.asarray(ds.param_lo, np.float64), np.asarray(ds.param_hi, np.float64)
+    return lo + np.asarray(u, np.float64) * (hi - lo)
 
 
 def _to_data(v: np.ndarray, value_range: Sequence[float]) -> np.ndarray:
@@ -60,7 +68,7 @@ def load_method(
 
         model = HyperINR.load(path, device)
         cfg = model.cfg
-        FieldInfo(
+        info = FieldInfo(
             cfg.param_names,
             cfg.param_lo,
             cfg.param_hi,
@@ -68,15 +76,17 @@ def load_method(
             cfg.task,
             cfg.encoding.n_input_dims,
             cfg.mlp.n_output_dims,
-        ).check_compatible(ds, f"model {path}")
+            frame_shape=list(cfg.metadata.get("frame_shape", [])),
+        )
+        info.check_compatible(ds, f"model {path}")
         fast = FastINREvaluator(cfg.encoding, cfg.mlp, device=device, compile=compile)
 
         def predict(u: np.ndarray) -> np.ndarray:
-            inr = model.generate(model.denormalize(u))
+            inr = model.generate(_user_units(u, ds))  # u is normalized by the dataset's bounds
             v = fast.sample_grid(inr, space).cpu().numpy()
             return _to_data(v.reshape(shape), cfg.value_range)
 
-        return Method(name or "HyperINR", predict, path)
+        return Method(name or "HyperINR", predict, path, info.differences(ds))
     if kind in ("hashinr", "coordnet"):
         if kind == "hashinr":
             from hyperinr_core.eval.baselines import HashINR
@@ -90,9 +100,11 @@ def load_method(
         model.info.check_compatible(ds, f"model {path}")
 
         def predict(u: np.ndarray) -> np.ndarray:
-            return _to_data(model.predict_grid(u, space).reshape(shape), model.info.value_range)
+            u_model = model.info.normalize(_user_units(u, ds))
+            return _to_data(model.predict_grid(u_model, space).reshape(shape), model.info.value_range)
 
-        return Method(name or ("HashINR" if kind == "hashinr" else "teacher"), predict, path)
+        return Method(name or ("HashINR" if kind == "hashinr" else "teacher"), predict, path,
+                      model.info.differences(ds))
     raise HyperINRError(f"{path}: cannot evaluate a '{kind}' model (hyperinr, hashinr or coordnet)")
 
 

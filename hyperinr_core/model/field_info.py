@@ -84,3 +84,26 @@ class FieldInfo:
             raise HyperINRError(
                 f"{what} does not produce frames of shape {tuple(ds.frame_shape)} ({ds.path})"
             )
+        p = np.asarray(ds.params, dtype=np.float64).reshape(len(ds.params), -1)
+        lo, hi = np.asarray(self.param_lo, np.float64), np.asarray(self.param_hi, np.float64)
+        tol = 1e-9 * (hi - lo)
+        outside = (p < lo - tol) | (p > hi + tol)
+        if outside.any():
+            i, j = (int(v) for v in np.argwhere(outside)[0])
+            raise HyperINRError(
+                f"{ds.path}: frame {i} is at {self.param_names[j]} = {p[i, j]:g}, outside the range "
+                f"[{lo[j]:g}, {hi[j]:g}] {what} was trained on ({int(outside.any(1).sum())} frames outside)"
+            )
+
+    def differences(self, ds: Any) -> list[str]:
+        """How dataset ``ds`` differs from the data this field's model was trained on, in ways that still
+        let it be evaluated (parameter bounds, grid), as short phrases; empty when it matches."""
+        notes = []
+        for name, dlo, dhi, lo, hi in zip(self.param_names, ds.param_lo, ds.param_hi, self.param_lo,
+                                          self.param_hi):
+            if not np.allclose([dlo, dhi], [lo, hi], rtol=1e-6, atol=1e-12):
+                notes.append(f"{name} in [{float(dlo):g}, {float(dhi):g}] (the model's: [{lo:g}, {hi:g}])")
+        if self.frame_shape and [int(s) for s in ds.frame_shape] != [int(s) for s in self.frame_shape]:
+            shape = "x".join(str(int(s)) for s in ds.frame_shape)
+            notes.append(f"frames of {shape} (the model's: {'x'.join(str(int(s)) for s in self.frame_shape)})")
+        return notes

@@ -135,3 +135,39 @@ def test_cli_train_pipeline_and_resume_reuses_finished_stages(tmp_path, capsys):
     out.unlink()
     assert main(base + ["--resume", "--steps", "2"]) == 0  # reuses teacher and distillation set
     assert "reusing" in capsys.readouterr().out or out.exists()
+
+
+def test_a_dataset_of_other_bounds_is_evaluated_at_its_own_parameters_and_named(tmp_path):
+    """A model evaluated on data it was not trained on: frames are predicted at the dataset's parameter values
+    (not at its normalized ones mapped onto the model's range), a difference in bounds or grid is a warning,
+    and frames outside the model's range are an error (never clamped)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from hyperinr_core import HyperINR
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.data.dataset_writer import write_dataset
+    from hyperinr_core.eval.evaluate import load_method
+
+    model_path = "assets/demo_tgv.h5"
+    frames = np.random.default_rng(0).random((4, 6, 6, 6), dtype=np.float32)
+    inside, outside = tmp_path / "inside.h5", tmp_path / "outside.h5"
+    mask = np.array([True, False, True, False])
+    write_dataset(inside, "tsr", ["t"], [1.0], [3.9], np.linspace(1.0, 3.9, 4), frames, train_mask=mask)
+    write_dataset(outside, "tsr", ["t"], [0.0], [12.0], np.linspace(0.0, 12.0, 4), frames, train_mask=mask)
+    with open_dataset(inside) as ds:
+        method = load_method(model_path, ds, torch.device("cpu"))
+        u = ds.normalized_params()[3]
+        got = method.predict(u)
+    model = HyperINR.load(model_path)
+    want = model.generate([3.9]).sample_grid((6, 6, 6)).numpy()
+    lo, hi = model.cfg.value_range
+    np.testing.assert_allclose(got, want * (hi - lo) + lo, rtol=1e-4, atol=1e-4 * (hi - lo))
+    assert any("t in [1, 3.9]" in n for n in method.notes) and any("6x6x6" in n for n in method.notes)
+    cli = [sys.executable, "-m", "hyperinr_app.cli", "evaluate", "--model", model_path, "--data"]
+    r = subprocess.run([*cli, str(inside)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "warning: " in r.stderr and "(the model's: [0, 10])" in r.stderr, r.stderr
+    r = subprocess.run([*cli, str(outside)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "outside the range [0, 10]" in r.stderr and r.stderr.count("\n") == 1, r.stderr
