@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import torch
 
@@ -37,26 +38,100 @@ def pick_device(name: str | None = None) -> torch.device:
     return dev
 
 
-def configure_threads(threads: int | None = None) -> int:
-    """Set torch's CPU thread count: ``threads``, or automatically fewer on a busy machine.
+def cpu_times() -> tuple[float, float] | None:
+    """``(busy CPU seconds of the whole machine, CPU seconds of this process)`` since boot / start; None where
+    /proc/stat is unreadable (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    v = [int(x) for x in fields[1:]]
+    busy = sum(v[:3]) + sum(v[5:8])  # user nice system + irq softirq steal (idle and iowait are not busy)
+    own = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
 
-    Why: when other processes already keep the cores busy, OpenMP worker threads wait on each other and a
-    two-thread step can be several times slower than a one-thread step (measured on the shared 2-core
-    development machine: CoordNet training 7k vs 36k points/s). Auto keeps all cores on an idle machine.
+
+def _n_cpu() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def threads_for(others_busy: float, n_cpu: int) -> int:
+    """Threads to use when other processes keep ``others_busy`` cores busy: the cores left (at least one)."""
+    return max(1, min(n_cpu, n_cpu - int(math.floor(others_busy + 0.5))))
+
+
+class ThreadGovernor:
+    """Chooses torch's CPU thread count from what *other* processes use now, and again every ``interval_s``.
+
+    Why: when other processes keep the cores busy, OpenMP worker threads wait on each other and a two-thread
+    step can be many times slower than a one-thread step (measured on a shared 2-core machine: a 65k-point
+    hash encode took 2.0 s with two threads beside one busy process, 0.065 s with one). A choice made once
+    from the load average goes stale: the average still counts a job that has just ended (a 27-minute
+    training run kept one thread on an idle machine), and a job may start later. Other processes' use is the
+    machine's busy time minus this process's own over the last interval (``/proc/stat``).
     """
+
+    def __init__(self, interval_s: float = 20.0, n_cpu: int | None = None, times=cpu_times, clock=time.monotonic):
+        self.interval_s, self.n_cpu = float(interval_s), n_cpu or _n_cpu()
+        self._times, self._clock = times, clock
+        self._last = (clock(), times())
+
+    def others_busy(self) -> float | None:
+        """Cores kept busy by other processes since the last measurement (None: unmeasurable)."""
+        now, t = self._clock(), self._times()
+        (then, t0), self._last = self._last, (now, t)
+        if t is None or t0 is None or now - then <= 0:
+            return None
+        return max(0.0, ((t[0] - t0[0]) - (t[1] - t0[1])) / (now - then))
+
+    def tick(self) -> int | None:
+        """Re-choose the thread count when ``interval_s`` has passed; returns the new count when it changed."""
+        if self._clock() - self._last[0] < self.interval_s:
+            return None
+        busy = self.others_busy()
+        if busy is None:
+            return None
+        n = threads_for(busy, self.n_cpu)
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+            return n
+        return None
+
+
+_GOVERNOR: list[ThreadGovernor | None] = [None]
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's CPU thread count: ``threads``, or automatically the cores other processes leave free,
+    re-chosen during long work (:func:`retune_threads`, :class:`ThreadGovernor`)."""
     if threads is not None:
         if threads < 1:
             raise HyperINRError(f"{{threads}} must be >= 1, got {threads}", threads="threads")
+        _GOVERNOR[0] = None
         torch.set_num_threads(int(threads))
         return int(threads)
-    try:
-        n_cpu = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n_cpu = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        load = 0.0
-    n = max(1, min(torch.get_num_threads(), n_cpu - int(math.ceil(load - 0.5))))
+    gov = ThreadGovernor()
+    time.sleep(0.25)  # a short first measurement: the load average lags by a minute
+    busy = gov.others_busy()
+    if busy is None:  # pragma: no cover - no /proc/stat: the load average is all there is
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            busy = 0.0
+    n = threads_for(busy, gov.n_cpu)
     torch.set_num_threads(n)
+    _GOVERNOR[0] = gov
     return n
+
+
+def retune_threads() -> int | None:
+    """Called often by long loops (training): re-chooses the automatic thread count every so often; a
+    no-op (one clock read) otherwise, and when the count was given explicitly."""
+    gov = _GOVERNOR[0]
+    return None if gov is None else gov.tick()

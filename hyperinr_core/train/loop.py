@@ -158,6 +158,7 @@ class TrainLoop:
         """
         from tqdm.auto import tqdm
 
+        from hyperinr_core.device import retune_threads
         from hyperinr_core.train.distributed import broadcast_floats, sync_control
 
         distributed = self.dist.distributed
@@ -212,6 +213,7 @@ class TrainLoop:
                             recent = (recent + [val])[-5:]
                         pending.clear()
                     self.seconds += time.perf_counter() - t0
+                    retune_threads()  # other processes come and go during a long run
                     if distributed:  # rank 0's clock and anyone's Ctrl-C: all ranks decide alike
                         self.seconds, stop = sync_control(self.seconds, sigint.hit, self.dist.rank)
                         sigint.hit = sigint.hit or stop
