@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Subcommand modules in help order. A module that is not present in this build is skipped.
@@ -54,8 +55,6 @@ def cli_flag(setting: str, library: str) -> str:
 def apply_backend(args: argparse.Namespace) -> None:
     """Force the ``--backend`` a command was given, checked against its ``--device`` (an unavailable one
     is a one-line error before any work)."""
-    import os
-
     name = getattr(args, "backend", None)
     if not name and not os.environ.get("HYPERINR_BACKEND"):
         return  # nothing to check: torch stays unloaded until the command needs it
@@ -78,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from hyperinr_core.errors import HyperINRError
 
+    previous = _term_as_interrupt()
     try:
         apply_backend(args)
         return int(args.func(args) or 0)
@@ -87,7 +87,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         hint = " (run the same command with --resume to continue)" if hasattr(args, "resume") else ""
         print(f"hyperinr {args.command}: interrupted{hint}", file=sys.stderr)
+        if argv is None:  # the program itself, not a caller's main([...]): end without waiting on compiles
+            _exit_past_compiles(130)
         return 130
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_past_compiles(code: int) -> None:
+    """Exit now when a background ``torch.compile`` is still running: what was interrupted has already
+    removed its temporaries and saved its checkpoint, and tearing the interpreter down under a compile aborts
+    the process ("terminate called without an active exception", exit code 134) or waits for it."""
+    if "hyperinr_core.model.fast" not in sys.modules:
+        return
+    from hyperinr_core.model.fast import compile_threads
+
+    if compile_threads():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _term_as_interrupt():
+    """SIGTERM (``kill``, a scheduler stopping a job) takes Ctrl-C's path: exports are cancelled and remove
+    their temporaries, training saves a checkpoint. Returns the previous handler (None off the main
+    thread, where no handler can be set)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
 
 
 if __name__ == "__main__":

@@ -384,3 +384,29 @@ def test_a_scalar_model_given_as_the_shadow_model_is_refused_at_load(tmp_path):
         err = r.stderr.strip().splitlines()[-1]
         assert "demo_tgv.h5: not a shadow model" in err and "azimuth" in err, r.stderr
         assert "Traceback" not in r.stderr and not (tmp_path / f"{cmd}.png").exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_png_folder_export_leaves_nothing_and_exits_130(tmp_path, sig):
+    """SIGTERM takes Ctrl-C's path: the hidden folder the frames were being written to is removed, nothing
+    appears under the final name, and the process ends with 130 (not an abort from a compile cut off)."""
+    import signal
+    import sys
+    import time
+
+    out = tmp_path / "frames"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.h5", "--sweep",
+         "azimuth", "--range", "0,90", "--frames", "400", "--size", "64x48", "--spp", "1", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(6.0)  # mid-export on this machine; at any moment the assertions below must hold
+    proc.send_signal(getattr(signal, sig))
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"still running 60 s after {sig}") from None
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err and "terminate called" not in err, err[-2000:]
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
