@@ -69,9 +69,30 @@ def apply_backend(args: argparse.Namespace) -> None:
     force_backend(name, pick_device(device) if device is not None or args.command != "bench" else None)
 
 
+#: Options whose value may begin with "-" (a negative angle or size): argparse would take "-100x50" for an
+#: option and answer "expected one argument"; such a value is joined to its option ("--size=-100x50") so that
+#: the command's own check names the problem.
+VALUE_OPTIONS = ("--size", "--light", "--camera", "--range", "--background", "--param", "--sweep")
+
+
+def join_dash_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1] != "--" \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else list(argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -410,3 +410,28 @@ def test_a_signal_during_a_png_folder_export_leaves_nothing_and_exits_130(tmp_pa
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err and "terminate called" not in err, err[-2000:]
     assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+def test_help_and_argument_texts_a_new_user_reads(capsys):
+    """A negative-looking value reaches the command's own check; help shows no "(default: None)", describes
+    the pipeline train runs, and lists every benchmark with what it measures."""
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "hyperinr_app.cli", "export-frame", "--model", "assets/demo_tgv.h5",
+                        "--size", "-100x50", "--out", "never.png"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--size '-100x50'" in r.stderr and "expected one argument" not in r.stderr
+    for cmd in (["export-frame", "--help"], ["export-animation", "--help"]):
+        with pytest.raises(SystemExit):
+            main(cmd)
+        assert "(default: None)" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--teacher auto" in text and "held out" in text and "CoordNet teacher, distillation set, distillation" not in text
+    assert main(["bench", "--help"]) == 0
+    listing = capsys.readouterr().out
+    from hyperinr_app.commands.bench import BENCHES
+
+    for name in BENCHES:
+        line = next(ln for ln in listing.splitlines() if ln.split() and ln.split()[0] == name)
+        assert len(line.split()) > 3, line  # the name and what it measures

@@ -57,14 +57,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def summary(name: str) -> str:
+    """The first line of benchmark ``name``'s docstring, read from its source (nothing is imported)."""
+    import ast
 
+    root = checkout_root()
+    try:
+        text = (root / "bench" / f"{name}.py").read_text(encoding="utf-8")
+        doc = ast.get_docstring(ast.parse(text)) or ""
+    except (OSError, SyntaxError, TypeError):
+        return ""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    first = first.split(". ")[0].rstrip(".")
+    return first if len(first) <= 96 else first[:95].rsplit(" ", 1)[0] + " ..."
+
+
+def run(args: argparse.Namespace) -> int:
     available = _available()
     if args.name is None or (args.help and args.name is None):
-        print(
-            "usage: hyperinr bench NAME [options]\n\nbenchmarks: "
-            + (", ".join(available) or "none (bench/ is in the repository, not installed)")
-        )
+        lines = ["usage: hyperinr bench [--backend NAME] NAME [options]   (hyperinr bench NAME --help: its options)",
+                 "",
+                 "Benchmarks print JSON (medians of several runs, the machine described; --json FILE also "
+                 "writes it).", ""]
+        if available:
+            width = max(len(n) for n in available)
+            lines += [f"  {n:<{width}}  {summary(n)}" for n in available]
+        else:
+            lines.append("benchmarks: none (bench/ is in the repository, not installed)")
+        print("\n".join(lines))
         return 0
     if args.name not in available:
         from hyperinr_core.errors import HyperINRError

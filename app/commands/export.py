@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hyperinr_app.commands import DefaultsHelpFormatter
 from hyperinr_app.commands.render import add_renderer_args, choose_renderer
 
 
@@ -41,13 +42,13 @@ once complete."""
 
 def register(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("export-frame", help="path-trace one frame of a model to a PNG",
-                       description=_FRAME_DESCRIPTION, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       description=_FRAME_DESCRIPTION, formatter_class=DefaultsHelpFormatter)
     _scene_args(f)
     f.add_argument("--out", required=True, metavar="F.png", help="PNG to write")
     f.set_defaults(func=run_frame)
     a = sub.add_parser("export-animation", help="path-trace a parameter/light/orbit sweep to MP4 or PNGs",
                        description=_ANIMATION_DESCRIPTION,
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     _scene_args(a)
     a.add_argument("--out", required=True, metavar="OUT.mp4|FOLDER", help="MP4 file or a new PNG folder")
     a.add_argument(

@@ -3,8 +3,9 @@
 - ``train-teacher --data D -o T.h5``: fit the CoordNet teacher to the training frames.
 - ``distill --teacher T.h5 --data D -o M.h5``: build (or reuse) the distillation set and train a HyperINR
   on it; ``--direct`` trains on the data without a teacher.
-- ``train --data D -o M.h5``: teacher + distillation set + distillation in one go (``--direct`` skips the
-  teacher; ``--baseline hashinr`` trains the HashINR baseline instead).
+- ``train --data D -o M.h5``: the whole pipeline within one budget: a teacher (by default chosen by
+  validation against LERP), teacher frames between the training frames, the HyperINR, a held-out check
+  (``--direct`` skips the teacher; ``--baseline hashinr`` trains the HashINR baseline instead).
 
 Budgets: ``--steps`` (reproducible: same seed, same result on a CPU) or ``--minutes``; defaults come from the
 preset (``cpu`` on a CPU, ``paper`` on CUDA). Checkpoints are written next to the output every few minutes
@@ -18,6 +19,7 @@ GPUs, gloo on CPUs): the batch is split across processes, rank 0 prints and writ
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 
 from hyperinr_app.commands import add_backend_option
@@ -139,9 +141,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "train",
-        help="the whole pipeline: teacher, distillation set, HyperINR",
-        description="Train a HyperINR from a dataset in one go: CoordNet teacher, distillation set, "
-        "distillation (or --direct training, or the --baseline hashinr).",
+        help="the whole pipeline: teacher chosen by validation, HyperINR, held-out check",
+        description=textwrap.fill(
+        "Train a HyperINR from a dataset within one time budget. The teacher fills in between "
+        "the training frames: --teacher auto (default) holds back some training frames, scores each candidate "
+        "(flow: motion-compensated interpolation, lerp; on CUDA also hashinr and coordnet) and a short "
+        "HyperINR run with and without the best of them against LERP, and trains the final model with the "
+        "winner. Then the HyperINR trains on ground truth plus teacher frames, and frames held out of "
+        "training are scored against LERP. --teacher coordnet runs the paper's pipeline (CoordNet teacher, "
+        "distillation set); --direct trains without a teacher; --baseline hashinr trains the HashINR "
+        "baseline instead.", 100),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  hyperinr data demo tgv -o tgv.h5 && hyperinr train --data tgv.h5 -o tgv_model.h5\n"
