@@ -435,3 +435,14 @@ def test_help_and_argument_texts_a_new_user_reads(capsys):
     for name in BENCHES:
         line = next(ln for ln in listing.splitlines() if ln.split() and ln.split()[0] == name)
         assert len(line.split()) > 3, line  # the name and what it measures
+
+
+def test_data_demo_shadows_takes_o_force_and_quiet(tmp_path, capsys):
+    out = tmp_path / "sh.h5"
+    args = ["data", "demo", "shadows", "--model", "assets/demo_tgv.h5", "--param", "t=6", "--lights", "4",
+            "--resolution", "6", "-o", str(out), "--quiet"]
+    assert main(args) == 0 and out.exists()
+    assert "shadow volumes:" not in capsys.readouterr().err  # no progress bar
+    stamp = out.stat().st_mtime_ns
+    assert main(args) == 2 and "--force" in capsys.readouterr().err and out.stat().st_mtime_ns == stamp
+    assert main(args + ["--force"]) == 0

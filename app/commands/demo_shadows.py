@@ -86,7 +86,9 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
         help="azimuths of the lights in degrees (default 0,360: all around)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, metavar="F.h5")
+    p.add_argument("-o", "--out", required=True, metavar="F.h5", help="dataset file to write")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -198,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     from hyperinr_app.params import parse_params
     from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.fileio import prepare_output
+    from hyperinr_core.fileio import prepare_output, refuse_existing
     from hyperinr_renderer import TransferFunction, light_direction
     from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES, shadow_volume
 
@@ -206,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     polar_range = _range(args.polar_range, "--polar-range", 180.0)
     azimuth_range = _range(args.azimuth_range, "--azimuth-range", 360.0)
     parse_params(args.param)  # syntax and finite values, before any work
+    refuse_existing(args.out, args.force)
     prepare_output(args.out)
     device = resolve_device(args.device)
     tf = TransferFunction.load(args.tf)
@@ -221,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     train = train_mask(uv, args)
 
     def frames():
-        for az, polar in tqdm(params, desc="shadow volumes", unit="light"):
+        for az, polar in tqdm(params, desc="shadow volumes", unit="light", disable=args.quiet):
             sv = shadow_volume(field, tf, light_direction(az, polar), args.resolution, step=args.step)
             yield sv.cpu().numpy()
 
@@ -291,7 +294,7 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
     decoder = Decoder(device=device)
 
     def frames():
-        for s_val, az, polar in tqdm(params, desc="shadow volumes", unit="volume"):
+        for s_val, az, polar in tqdm(params, desc="shadow volumes", unit="volume", disable=args.quiet):
             theta = [s_val if k == j else others[name] for k, name in enumerate(mnames)]
             grid = decoder.decode(model.generate(theta), args.resolution).float()
             light = light_direction(az, polar)
