@@ -446,3 +446,18 @@ def test_data_demo_shadows_takes_o_force_and_quiet(tmp_path, capsys):
     stamp = out.stat().st_mtime_ns
     assert main(args) == 2 and "--force" in capsys.readouterr().err and out.stat().st_mtime_ns == stamp
     assert main(args + ["--force"]) == 0
+
+
+def test_exports_of_a_bundle_default_to_its_field_shadows_like_the_explorer(tmp_path, capsys):
+    """A bundle whose shadow model was made for its transfer function exports with field shadows unless
+    --shadow says otherwise; with another transfer function the default falls back to none, with a note."""
+    small = ["--size", "16x12", "--spp", "1", "--volume-res", "16"]
+    assert main(["export-frame", "--bundle", "assets/demo.json", *small, "--out", str(tmp_path / "a.png")]) == 0
+    assert "shadow field" in capsys.readouterr().out
+    assert main(["export-frame", "--bundle", "assets/demo.json", "--shadow", "none", *small, "--out",
+                 str(tmp_path / "b.png")]) == 0
+    assert "shadow none" in capsys.readouterr().out
+    assert main(["export-frame", "--bundle", "assets/demo.json", "--tf", "grayscale", *small, "--out",
+                 str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr()
+    assert "shadow none" in out.out and "another transfer function" in out.err

@@ -19,8 +19,9 @@ def _scene_args(p: argparse.ArgumentParser) -> None:
                    help="orbit camera: azimuth, elevation in degrees (and distance; by default the one that "
                    "shows the whole volume, 2.8)")
     p.add_argument("--light", default="45,45", metavar="AZ,POLAR", help="light direction, degrees")
-    p.add_argument("--shadow", choices=("none", "rays", "field"), default="none",
-                   help="shadows: none, secondary rays, or the shadow model (field)")
+    p.add_argument("--shadow", choices=("none", "rays", "field"), default=None,
+                   help="shadows: none, secondary rays, or the shadow model (field); default: field when there "
+                   "is a shadow model made for the transfer function (as the explorer opens a bundle), else none")
     p.add_argument("--shadow-model", help="shadow HyperINR (default: the bundle's)")
     p.add_argument("--size", default="800x600", metavar="WxH", help="image size in pixels")
     p.add_argument("--spp", type=int, default=64, help="samples per pixel")
@@ -92,11 +93,19 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
         tf = TransferFunction.load(args.tf)
     tf = tf or TransferFunction.preset("viridis")
     model = HyperINR.load(model_path)
-    shadow = HyperINR.load(shadow_path) if (shadow_path and args.shadow == "field") else None
+    mode = args.shadow or ("field" if shadow_path else "none")
+    shadow = HyperINR.load(shadow_path) if (shadow_path and mode == "field") else None
     if shadow is not None:
         from hyperinr_renderer.shadows import check_shadow_model
 
         check_shadow_model(shadow, shadow_path)
+        made_for = shadow.cfg.metadata.get("tf_fingerprint")
+        if args.shadow is None and made_for and made_for != tf.fingerprint():
+            import sys
+
+            print(f"shadows: none ({shadow_path} was made for another transfer function; --shadow rays or "
+                  "--shadow field to choose)", file=sys.stderr)
+            mode, shadow = "none", None
     cam = _floats(args.camera, (2, 3), "--camera")
     from hyperinr_app.params import parse_light
 
@@ -107,7 +116,7 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
         tf,
         Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else Camera().distance),
         Light(azimuth=az, polar=polar),
-        args.shadow,
+        mode,
         shadow,
     )
 
@@ -146,7 +155,7 @@ def run_frame(args: argparse.Namespace) -> int:
 
     with TerminalProgress(1, args.spp, "export frame") as progress:
         export_frame(scene, args.out, size, args.spp, progress, renderer=renderer, volume_res=args.volume_res)
-    print(f"wrote {args.out} ({size[0]}x{size[1]}, {args.spp} spp, {renderer})")
+    print(f"wrote {args.out} ({size[0]}x{size[1]}, {args.spp} spp, shadow {scene.shadow_mode}, {renderer})")
     return 0
 
 
@@ -170,5 +179,6 @@ def run_animation(args: argparse.Namespace) -> int:
     with TerminalProgress(args.frames, args.spp, "export animation") as progress:
         export_animation(scene, sweep, args.out, size, args.spp, args.fps, progress, renderer=renderer,
                          volume_res=args.volume_res, costs=progress.set_frame_costs, replace=args.force)
-    print(f"wrote {args.out} ({args.frames} frames, {size[0]}x{size[1]}, {args.spp} spp, {renderer})")
+    print(f"wrote {args.out} ({args.frames} frames, {size[0]}x{size[1]}, {args.spp} spp, shadow "
+          f"{scene.shadow_mode}, {renderer})")
     return 0
