@@ -100,7 +100,8 @@ def concat_parts(parts: list[tuple[str, str, int, tuple[int, ...], Callable[[int
     shape0, file0 = parts[0][3], parts[0][0]
     for file, label, _, shape, _ in parts:
         if shape != shape0:
-            raise FileFormatError(file, f"{label}: frame shape {shape} differs from {shape0} in {file0}")
+            where = "" if label in (file, os.path.basename(file)) else f"{label}: "  # the file already leads
+            raise FileFormatError(file, f"{where}frame shape {shape} differs from {shape0} in {file0}")
     offsets = np.cumsum([0] + [p[2] for p in parts])
 
     def locate(k: int) -> tuple[int, int]:

@@ -240,3 +240,17 @@ def test_cli_demo_tgv_tiny(tmp_path, capsys):
         assert d.attrs["reynolds"] == 400.0
     assert main(args) == 2  # exists: not overwritten without --force
     capsys.readouterr()
+
+
+def test_a_frame_of_another_shape_is_named_once(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    np.save(folder / "a_0.npy", np.zeros((4, 4, 4), np.float32))
+    np.save(folder / "a_1.npy", np.zeros((4, 5, 4), np.float32))
+    r = subprocess.run([sys.executable, "-m", "hyperinr_app.cli", "data", "import", str(folder), "-o",
+                        str(tmp_path / "d.h5")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "(4, 5, 4) differs from (4, 4, 4)" in r.stderr, r.stderr
+    assert r.stderr.count("a_1.npy") == 1, r.stderr
