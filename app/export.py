@@ -173,6 +173,15 @@ def check_animation_output(path: str | os.PathLike, size: tuple[int, int], repla
     return prepare_output(path, folder=True)
 
 
+def nearly_empty(image: np.ndarray, background) -> bool:
+    """Whether an exported ``(H, W, 3)`` uint8 image shows next to nothing but its background: fewer than
+    0.5% of its pixels differ from it by more than 12/255 (the transfer function is transparent over the
+    values the frame holds)."""
+    bg = np.round(np.asarray(background, dtype=np.float64) * 255.0)
+    deviation = np.abs(image[..., :3].astype(np.int16) - bg.astype(np.int16)).max(axis=-1)
+    return float((deviation > 12).mean()) < 0.005
+
+
 def export_frame(
     scene: ExportScene,
     path: str | os.PathLike,
@@ -182,13 +191,18 @@ def export_frame(
     cancel: Cancel | None = None,
     renderer: str = "gl",
     volume_res: int = DEFAULT_VOLUME_RES,
+    inspect: Callable[[int, np.ndarray], None] | None = None,
 ) -> Path:
-    """Render one frame and write it as a PNG, atomically (see :func:`render_frame` for ``renderer``)."""
+    """Render one frame and write it as a PNG, atomically (see :func:`render_frame` for ``renderer``);
+    ``inspect(0, image)`` sees the image first."""
     from hyperinr_core.fileio import prepare_output
     from hyperinr_renderer.tracer import save_png
 
     path = prepare_output(path)
-    save_png(render_frame(scene, size, spp, progress, cancel, renderer, volume_res), path)
+    image = render_frame(scene, size, spp, progress, cancel, renderer, volume_res)
+    if inspect is not None:
+        inspect(0, image)
+    save_png(image, path)
     return path
 
 
@@ -205,6 +219,7 @@ def export_animation(
     volume_res: int = DEFAULT_VOLUME_RES,
     costs: Callable[[list[float]], None] | None = None,
     replace: bool = False,
+    inspect: Callable[[int, np.ndarray], None] | None = None,
 ) -> Path:
     """Render a sweep and write an MP4 (``.mp4``, through imageio-ffmpeg) or a folder of PNGs (any other
     name), streaming: generate and decode on one thread, render on this one, encode on a third, with a small
@@ -214,6 +229,7 @@ def export_animation(
     (:func:`~hyperinr_app.export_gl.frame_costs`; ``gl`` sweeps of at least ``COST_MIN_FRAMES``
     frames), for a time-left estimate that knows the late frames are slower. ``replace`` lets a finished PNG
     folder replace an existing one (an MP4 always replaces its file atomically; the CLI asks for --force).
+    ``inspect(k, image)`` sees frame ``k`` once rendered (the CLI warns about nearly empty frames).
     """
     check_renderer_options(renderer, volume_res)
     _check_size(size, spp)
@@ -244,6 +260,14 @@ def export_animation(
 
             def render(k, s):
                 return _render_frame_torch(s, size, spp, _frame_progress(progress, k, spp, total), cancel)
+
+        if inspect is not None:  # sees every frame as it leaves the renderer
+            traced = render
+
+            def render(k, frame):
+                image = traced(k, frame)
+                inspect(k, image)
+                return image
 
         if path.suffix.lower() in VIDEO_SUFFIXES:
             _write_video(path, n, prepare, render, fps, cancel)

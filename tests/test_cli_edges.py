@@ -461,3 +461,26 @@ def test_exports_of_a_bundle_default_to_its_field_shadows_like_the_explorer(tmp_
                  str(tmp_path / "c.png")]) == 0
     out = capsys.readouterr()
     assert "shadow none" in out.out and "another transfer function" in out.err
+
+
+def test_a_nearly_empty_export_says_why(tmp_path, capsys):
+    """The demo's early timesteps lie where its transfer function is transparent: the export says so instead
+    of writing a black frame silently; a frame with content gets no warning."""
+    import numpy as np
+
+    from hyperinr_app.export import nearly_empty
+
+    bg = (0.08, 0.08, 0.1)
+    image = np.tile(np.round(np.array(bg) * 255).astype(np.uint8), (40, 50, 1))
+    assert nearly_empty(image, bg)
+    image[10:20, 10:20] = 200
+    assert not nearly_empty(image, bg)
+    small = ["--bundle", "assets/demo.json", "--size", "32x24", "--spp", "1", "--volume-res", "16"]
+    assert main(["export-frame", *small, "--param", "t=0", "--out", str(tmp_path / "a.png")]) == 0
+    assert "nearly empty" in capsys.readouterr().err
+    assert main(["export-frame", *small, "--param", "t=6", "--out", str(tmp_path / "b.png")]) == 0
+    assert "nearly empty" not in capsys.readouterr().err
+    assert main(["export-animation", *small, "--sweep", "param:t", "--range", "0,10", "--frames", "3", "--out",
+                 str(tmp_path / "c.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert "of 3 frames are nearly empty (first: frame 0, t = 0)" in err, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from hyperinr_app.commands import DefaultsHelpFormatter
 from hyperinr_app.commands.render import add_renderer_args, choose_renderer
@@ -153,10 +154,38 @@ def run_frame(args: argparse.Namespace) -> int:
     renderer = choose_renderer(args.renderer)
     from hyperinr_app.export_progress import TerminalProgress
 
+    empty = EmptyFrames(scene.background)
     with TerminalProgress(1, args.spp, "export frame") as progress:
-        export_frame(scene, args.out, size, args.spp, progress, renderer=renderer, volume_res=args.volume_res)
+        export_frame(scene, args.out, size, args.spp, progress, renderer=renderer, volume_res=args.volume_res,
+                     inspect=empty)
     print(f"wrote {args.out} ({size[0]}x{size[1]}, {args.spp} spp, shadow {scene.shadow_mode}, {renderer})")
+    empty.warn("the frame")
     return 0
+
+
+class EmptyFrames:
+    """Collects the exported frames that show next to nothing, and warns once about them (a transfer
+    function transparent over a frame's values exports a black image without saying so)."""
+
+    def __init__(self, background):
+        self.background, self.frames = background, []
+
+    def __call__(self, k: int, image) -> None:
+        from hyperinr_app.export import nearly_empty
+
+        if nearly_empty(image, self.background):
+            self.frames.append(k)
+
+    def warn(self, what: str, values=None, label: str = "") -> None:
+        if not self.frames:
+            return
+        where = ""
+        if values is not None:
+            k = sorted(self.frames)[0]
+            where = f" (first: frame {k}{f', {label} = {values[k]:g}' if label else ''})"
+        print(f"warning: {what} {'is' if values is None else 'are'} nearly empty{where}: the transfer function "
+              "is transparent over the values shown; give --tf a curve over them (the explorer's Fit to "
+              "volume shows where they lie)", file=sys.stderr)
 
 
 def run_animation(args: argparse.Namespace) -> int:
@@ -176,9 +205,12 @@ def run_animation(args: argparse.Namespace) -> int:
     renderer = choose_renderer(args.renderer)
     from hyperinr_app.export_progress import TerminalProgress
 
+    empty = EmptyFrames(scene.background)
     with TerminalProgress(args.frames, args.spp, "export animation") as progress:
         export_animation(scene, sweep, args.out, size, args.spp, args.fps, progress, renderer=renderer,
-                         volume_res=args.volume_res, costs=progress.set_frame_costs, replace=args.force)
+                         volume_res=args.volume_res, costs=progress.set_frame_costs, replace=args.force,
+                         inspect=empty)
     print(f"wrote {args.out} ({args.frames} frames, {size[0]}x{size[1]}, {args.spp} spp, shadow "
           f"{scene.shadow_mode}, {renderer})")
+    empty.warn(f"{len(empty.frames)} of {args.frames} frames", sweep.values(), name or kind)
     return 0
