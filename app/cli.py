@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "hyperinr_app.commands.evaluate",
     "hyperinr_app.commands.render",
     "hyperinr_app.commands.export",
+    "hyperinr_app.commands.decode",
     "hyperinr_app.commands.demo",
     "hyperinr_app.commands.bench",
 )
@@ -72,7 +73,8 @@ def apply_backend(args: argparse.Namespace) -> None:
 #: Options whose value may begin with "-" (a negative angle or size): argparse would take "-100x50" for an
 #: option and answer "expected one argument"; such a value is joined to its option ("--size=-100x50") so that
 #: the command's own check names the problem.
-VALUE_OPTIONS = ("--size", "--light", "--camera", "--range", "--background", "--param", "--sweep")
+VALUE_OPTIONS = ("--size", "--light", "--camera", "--range", "--background", "--param", "--sweep",
+                 "--resolution")
 
 
 def join_dash_values(argv: list[str]) -> list[str]:

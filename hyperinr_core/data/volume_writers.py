@@ -1,0 +1,199 @@
+"""Volumes out, in formats other tools open: ``.npy``, raw + JSON sidecar, and VTK's HDF5 format ``.vtkhdf``.
+
+A writer takes the frames of one volume or of a parameter sweep one at a time (memory stays one frame),
+writes them to a temporary file beside the target, and moves it into place only once complete
+(:meth:`VolumeWriter.close`); :meth:`VolumeWriter.abort` (or an exception inside ``with``) removes the
+temporary. Arrays are ``(Z, Y, X)`` float32 in data units, X fastest, node-centred on [0, 1]^3 as everywhere
+in the program.
+
+- ``.npy``: one volume ``(Z, Y, X)``, or a sweep ``(S, Z, Y, X)``; the parameter values go to a JSON file
+  beside it (``OUT.npy.json``).
+- ``.raw``: float32 little-endian, frames back to back, with the sidecar ``OUT.raw.json`` that ``hyperinr
+  data import`` reads (``dims`` X-fastest, ``dtype``, ``endianness``, ``frames``, ``param_names``,
+  ``params``): a decoded sweep imports back as a dataset.
+- ``.vtkhdf``: VTKHDF ImageData (version 2.0), read natively by ParaView >= 5.12 and VTK >= 9.3, written
+  with h5py alone. A sweep is one temporal file whose time values are the swept parameter's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hyperinr_core.errors import HyperINRError
+
+__all__ = ["VOLUME_SUFFIXES", "VolumeWriter", "open_volume_writer"]
+
+VOLUME_SUFFIXES = (".npy", ".raw", ".vtkhdf")
+
+
+class VolumeWriter:
+    """Base: a temporary path beside ``path``, replaced into place on :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike, shape: Sequence[int], param_names: Sequence[str],
+                 values: np.ndarray, name: str = "value"):
+        self.path = Path(path)
+        self.shape = tuple(int(s) for s in shape)
+        self.names = [str(n) for n in param_names]
+        self.values = np.asarray(values, dtype=np.float64).reshape(len(values), len(self.names))
+        self.name = name
+        self.count = 0
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.resolve().parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self._sidecar_tmp: Path | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    def write(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame, dtype=np.float32)
+        if frame.shape != self.shape:
+            raise ValueError(f"frame of shape {frame.shape}, expected {self.shape}")
+        if self.count >= self.n:
+            raise ValueError(f"all {self.n} frames are written")
+        self._write(self.count, frame)
+        self.count += 1
+
+    def _write(self, k: int, frame: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Complete the temporary file (and sidecar) before it is moved into place."""
+
+    def sidecar(self) -> dict:
+        return {"param_names": self.names, "params": self.values.tolist()}
+
+    def _write_sidecar(self, path: Path, meta: dict) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.resolve().parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(meta, f, indent=1)
+        self._sidecar_tmp = Path(tmp)
+        self._sidecar_path = path
+
+    def close(self) -> Path:
+        if self.count != self.n:
+            raise HyperINRError(f"{self.path}: {self.count} of {self.n} frames written; nothing was kept")
+        self._finish()
+        if self._sidecar_tmp is not None:
+            os.replace(self._sidecar_tmp, self._sidecar_path)
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        for p in (self.tmp, self._sidecar_tmp):
+            if p is not None:
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass
+
+    def __enter__(self) -> VolumeWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+class NpyWriter(VolumeWriter):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        full = self.shape if self.n == 1 else (self.n, *self.shape)
+        self._mm = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=full)
+
+    def _write(self, k, frame):
+        if self.n == 1:
+            self._mm[...] = frame
+        else:
+            self._mm[k] = frame
+
+    def _finish(self):
+        self._mm.flush()
+        del self._mm
+        self._write_sidecar(self.path.with_name(self.path.name + ".json"), self.sidecar())
+
+
+class RawWriter(VolumeWriter):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._f = open(self.tmp, "wb")
+
+    def _write(self, k, frame):
+        self._f.write(np.ascontiguousarray(frame, dtype="<f4").tobytes())
+
+    def _finish(self):
+        self._f.close()
+        meta = {"dims": list(self.shape[::-1]), "dtype": "float32", "endianness": "little", "offset": 0,
+                "frames": self.n, **self.sidecar()}
+        self._write_sidecar(self.path.with_name(self.path.name + ".json"), meta)
+
+    def abort(self):
+        self._f.close()
+        super().abort()
+
+
+class VtkHdfWriter(VolumeWriter):
+    """VTKHDF 2.0 ImageData: the unit cube, node-centred; a sweep as a temporal file (``Steps``)."""
+
+    def __init__(self, *args, **kw):
+        import h5py
+
+        super().__init__(*args, **kw)
+        z, y, x = self.shape
+        self._h5 = h5py.File(self.tmp, "w")
+        root = self._h5.create_group("VTKHDF")
+        root.attrs["Version"] = np.array([2, 0], dtype=np.int64)
+        root.attrs.create("Type", np.bytes_("ImageData"))
+        root.attrs["WholeExtent"] = np.array([0, x - 1, 0, y - 1, 0, z - 1], dtype=np.int64)
+        root.attrs["Origin"] = np.zeros(3)
+        root.attrs["Spacing"] = np.array([1.0 / max(n - 1, 1) for n in (x, y, z)])
+        root.attrs["Direction"] = np.eye(3).reshape(-1)
+        point = root.create_group("PointData")
+        temporal = self.n > 1
+        full = (self.n, z, y, x) if temporal else (z, y, x)
+        self._data = point.create_dataset(self.name, shape=full, dtype=np.float32,
+                                          chunks=(1, z, y, x) if temporal else None)
+        if temporal:
+            steps = root.create_group("Steps")
+            steps.attrs["NSteps"] = np.int64(self.n)
+            steps.create_dataset("Values", data=self.values[:, 0])
+            offsets = steps.create_group("PointDataOffsets")
+            offsets.create_dataset(self.name, data=np.arange(self.n, dtype=np.int64))
+            self._h5.attrs["param_names"] = json.dumps(self.names)
+            self._h5.attrs["params"] = json.dumps(self.values.tolist())
+
+    def _write(self, k, frame):
+        if self.n > 1:
+            self._data[k] = frame
+        else:
+            self._data[...] = frame
+
+    def _finish(self):
+        self._h5.close()
+
+    def abort(self):
+        try:
+            self._h5.close()
+        except Exception:  # pragma: no cover - already closed
+            pass
+        super().abort()
+
+
+def open_volume_writer(path: str | os.PathLike, shape: Sequence[int], param_names: Sequence[str],
+                       values: np.ndarray, name: str = "value") -> VolumeWriter:
+    """The writer for ``path``'s suffix (:data:`VOLUME_SUFFIXES`); ``values (S, D)`` are the frames'
+    parameters in user units (one row for a single volume)."""
+    suffix = Path(path).suffix.lower()
+    writers = {".npy": NpyWriter, ".raw": RawWriter, ".vtkhdf": VtkHdfWriter}
+    if suffix not in writers:
+        raise HyperINRError(
+            f"{path}: unknown volume format {suffix or '(no suffix)'!r}; give one of {', '.join(VOLUME_SUFFIXES)}"
+        )
+    return writers[suffix](path, shape, param_names, values, name)
