@@ -60,7 +60,8 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (one kind at a time)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.h5", help="dataset file to write")
-    p.add_argument("--kind", default="auto", choices=("auto", "npy", "npz", "raw", "hdf5"), help="input kind")
+    p.add_argument("--kind", default="auto", choices=("auto", "npy", "npz", "raw", "hdf5", "tiff"),
+                   help="input kind")
     p.add_argument("--task", default="tsr", choices=("tsr", "dgs", "nvs"), help="task (default tsr)")
     p.add_argument("--param-names", metavar="A,B", help="comma-separated parameter names (default t)")
     g = p.add_mutually_exclusive_group()

@@ -48,13 +48,15 @@ from hyperinr_core.data.frame_source import (
     params_array,
 )
 from hyperinr_core.data.readers import hdf5_source, npy_source, npz_source, raw_source
+from hyperinr_core.data.tiff_reader import TIFF_SUFFIXES, tiff_source
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 __all__ = ["FrameSource", "ImportOptions", "detect_kind", "open_source", "import_dataset", "KINDS"]
 
 
 def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
-    """Input kind from the file names: folder or .npy -> npy, .npz, .h5/.hdf5/.nc -> hdf5, else raw."""
+    """Input kind from the file names: folder or .npy -> npy, .npz, .h5/.hdf5/.nc -> hdf5, .tif/.tiff ->
+    tiff, else raw."""
     if not inputs:
         raise HyperINRError("no input given")
     kinds = set()
@@ -66,14 +68,17 @@ def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
                 kinds.add("npy")
             elif suffixes & HDF5_SUFFIXES:
                 kinds.add("hdf5")
+            elif suffixes & TIFF_SUFFIXES:
+                kinds.add("tiff")
             elif suffixes & RAW_SUFFIXES:
                 kinds.add("raw")
             else:
-                raise FileFormatError(p, "folder holds no .npy, HDF5 or raw files; name their kind ({kind})", kind="kind=KIND")
+                raise FileFormatError(p, "folder holds no .npy, HDF5, TIFF or raw files; name their kind ({kind})", kind="kind=KIND")
             continue
         s = p.suffix.lower()
         kinds.add(
-            "npy" if s == ".npy" else "npz" if s == ".npz" else "hdf5" if s in HDF5_SUFFIXES else "raw"
+            "npy" if s == ".npy" else "npz" if s == ".npz" else "hdf5" if s in HDF5_SUFFIXES
+            else "tiff" if s in TIFF_SUFFIXES else "raw"
         )
     if len(kinds) > 1:
         raise HyperINRError(f"inputs mix kinds ({', '.join(sorted(kinds))}); import one kind at a time")
@@ -93,6 +98,8 @@ def open_source(inputs: Sequence[str | os.PathLike], kind: str, opts: ImportOpti
         return raw_source(inputs, opts, is_image)
     if kind == "hdf5":
         return hdf5_source(inputs, opts, is_image)
+    if kind == "tiff":
+        return tiff_source(inputs, is_image)
     raise HyperINRError(f"unknown input kind {kind!r}; one of {', '.join(KINDS)}")
 
 

@@ -254,3 +254,45 @@ def test_a_frame_of_another_shape_is_named_once(tmp_path):
                         str(tmp_path / "d.h5")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "(4, 5, 4) differs from (4, 4, 4)" in r.stderr, r.stderr
     assert r.stderr.count("a_1.npy") == 1, r.stderr
+
+
+def test_tiff_stacks_import_with_their_frame_times(tmp_path):
+    """ZYX stacks (a file a frame, natural order) and TZYX files: frames read page by page, the parameter
+    from OME-TIFF's TimeIncrement or ImageJ's finterval when the file gives one."""
+    import tifffile
+
+    from hyperinr_core.data.dataset import open_dataset
+    from hyperinr_core.data.importers import ImportOptions, import_dataset
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    vols = [rng.random((5, 6, 7), dtype=np.float32) for _ in range(3)]
+    for j in (0, 2, 1):  # written out of order; read as vol_0, vol_1, vol_2 ... vol_10 would come last
+        tifffile.imwrite(folder / f"vol_{j}.tif", vols[j])
+    series = rng.random((4, 5, 6, 7), dtype=np.float32)
+    ome = tmp_path / "series.ome.tif"
+    tifffile.imwrite(ome, series, metadata={"axes": "TZYX", "TimeIncrement": 0.5}, ome=True)
+    ij = tmp_path / "ij.tif"
+    tifffile.imwrite(ij, series[:3], imagej=True, metadata={"axes": "TZYX", "finterval": 2.0})
+    for src, frames, times in ((folder, vols, [0, 1, 2]), (ome, series, [0, 0.5, 1.0, 1.5]),
+                               (ij, series[:3], [0, 2, 4])):
+        out = tmp_path / f"{src.stem}.h5"
+        import_dataset([str(src)], out, kind="tiff", opts=ImportOptions(), progress=False)
+        with open_dataset(out) as ds:
+            assert ds.n_frames == len(frames) and tuple(ds.frame_shape) == (5, 6, 7)
+            np.testing.assert_allclose(ds.params[:, 0], times)
+            for k, want in enumerate(frames):
+                np.testing.assert_array_equal(ds.frame(k), want)
+
+
+def test_a_damaged_tiff_is_one_line_naming_it(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00garbage")
+    r = subprocess.run([sys.executable, "-m", "hyperinr_app.cli", "data", "import", str(bad), "-o",
+                        str(tmp_path / "d.h5")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "bad.tif: not a readable TIFF file" in r.stderr, r.stderr
+    assert r.stderr.strip().count("\n") == 0 and not (tmp_path / "d.h5").exists()
