@@ -68,6 +68,9 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
     g.add_argument("--params", metavar="V,V,...", help="one parameter value per frame, comma-separated (1-D)")
     g.add_argument("--params-file", metavar="F", help="parameters, N rows x D columns (.npy, .txt or .csv)")
     g.add_argument("--params-range", metavar="LO:HI", help="N evenly spaced values from LO to HI (1-D)")
+    g.add_argument("--params-from-name", metavar="REGEX",
+                   help="parameters from each file's name: a regular expression whose named groups hold the "
+                   "numbers and name the parameters, e.g. 't_(?P<t>[0-9.]+)' (one frame a file)")
     p.add_argument(
         "--param-lo", metavar="V,...", help="lower parameter bounds (default: min of the parameters)"
     )
@@ -134,6 +137,7 @@ def run_import(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         param_attr=args.param_attr,
         params_dataset=args.params_dataset,
+        name_pattern=args.params_from_name,
     )
     if args.params is not None:
         opts.params = np.asarray(_floats(args.params, "--params"))

@@ -60,6 +60,7 @@ class ImportOptions:
     param_hi: list[float] | None = None
     train_stride: int | None = None
     train_mask: np.ndarray | None = None
+    name_pattern: str | None = None  # regular expression; its groups in each file's name give the parameters
     attrs: dict[str, Any] = field(default_factory=dict)
     # npz
     frames_key: str = "frames"
@@ -154,3 +155,33 @@ def expand_inputs(inputs: Sequence[str | os.PathLike], suffixes: set[str]) -> li
         else:
             raise FileFormatError(p, "no such file")
     return files
+
+
+def params_from_names(src: FrameSource, pattern: str) -> tuple[np.ndarray, list[str] | None]:
+    """Parameters ``(N, D)`` read from the file names of ``src``'s frames by ``pattern``: a regular expression
+    whose named groups (``t_(?P<t>[0-9.]+)``) or plain groups hold numbers; one frame per file."""
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise HyperINRError(f"{{params_from_name}} {pattern!r}: not a regular expression ({exc})",
+                            params_from_name="params_from_name") from None
+    if rx.groups == 0:
+        raise HyperINRError(f"{{params_from_name}} {pattern!r}: give a group around each number, e.g. "
+                            "'t_(?P<t>[0-9.]+)'", params_from_name="params_from_name")
+    named = sorted(rx.groupindex.items(), key=lambda kv: kv[1])
+    groups = [i for _, i in named] if named else list(range(1, rx.groups + 1))
+    rows, seen = [], {}
+    for k in range(src.n):
+        file, _ = src.where(k)
+        name = os.path.basename(file)
+        if file in seen:
+            raise FileFormatError(file, "holds several frames: parameters from file names need one frame a file")
+        seen[file] = k
+        m = rx.search(name)
+        if m is None:
+            raise FileFormatError(file, f"the name does not match {pattern!r}")
+        try:
+            rows.append([float(m.group(g)) for g in groups])
+        except (TypeError, ValueError):
+            raise FileFormatError(file, f"{pattern!r} matched {m.group(0)!r}, which holds no number") from None
+    return np.asarray(rows, dtype=np.float64), ([n for n, _ in named] if named else None)

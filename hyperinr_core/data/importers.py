@@ -46,6 +46,7 @@ from hyperinr_core.data.frame_source import (
     FrameSource,
     ImportOptions,
     params_array,
+    params_from_names,
 )
 from hyperinr_core.data.readers import hdf5_source, npy_source, npz_source, raw_source
 from hyperinr_core.data.tiff_reader import TIFF_SUFFIXES, tiff_source
@@ -148,14 +149,17 @@ def import_dataset(
     src = open_source(ins, kind, opts)
     try:
         where = str(ins[0]) if len(ins) == 1 else f"{ins[0]} ..."
+        names_found = None
         if opts.params is not None:
             params = params_array(opts.params, src.n, where, "given parameters")
+        elif opts.name_pattern is not None:
+            params, names_found = params_from_names(src, opts.name_pattern)
         elif src.params is not None:
             params = src.params
         else:
             params = np.arange(src.n, dtype=np.float64)[:, None]
         d = params.shape[1]
-        names = opts.param_names or src.param_names
+        names = opts.param_names or names_found or src.param_names
         if names is None:
             names = (
                 ["t"]

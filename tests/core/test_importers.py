@@ -296,3 +296,33 @@ def test_a_damaged_tiff_is_one_line_naming_it(tmp_path):
                         str(tmp_path / "d.h5")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "bad.tif: not a readable TIFF file" in r.stderr, r.stderr
     assert r.stderr.strip().count("\n") == 0 and not (tmp_path / "d.h5").exists()
+
+
+def test_parameters_come_from_file_names_through_a_pattern(tmp_path, capsys):
+    from hyperinr_app.cli import main
+    from hyperinr_core.data.dataset import open_dataset
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for t in (0.5, 1.25, 10.0):
+        np.save(folder / f"run_t{t:g}.npy", np.full((4, 4, 4), t, np.float32))
+    out = tmp_path / "d.h5"
+    assert main(["data", "import", str(folder), "-o", str(out), "--quiet",
+                 "--params-from-name", r"t(?P<time>[0-9.]+?)\.npy"]) == 0
+    with open_dataset(out) as ds:
+        assert list(ds.param_names) == ["time"]
+        for k in range(ds.n_frames):  # each frame carries its own file's number
+            assert float(ds.frame(k).mean()) == pytest.approx(float(ds.params[k, 0]))
+        assert sorted(ds.params[:, 0]) == [0.5, 1.25, 10.0]
+    np.save(folder / "stack.npy", np.zeros((2, 4, 4, 4), np.float32))
+    for pattern, message in ((r"t(?P<t>[0-9.]+?)\.npy", "does not match"), ("(", "not a regular expression"),
+                             ("run", "give a group")):
+        assert main(["data", "import", str(folder), "-o", str(tmp_path / "x.h5"), "--params-from-name",
+                     pattern]) == 2
+        assert message in capsys.readouterr().err
+    (folder / "stack.npy").unlink()
+    np.save(folder / "run_t3.npy", np.zeros((2, 4, 4, 4), np.float32))
+    assert main(["data", "import", str(folder), "-o", str(tmp_path / "x.h5"), "--params-from-name",
+                 r"t(?P<t>[0-9.]+?)\.npy"]) == 2
+    assert "run_t3.npy: holds several frames" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()
