@@ -98,3 +98,19 @@ def test_an_interrupted_sweep_leaves_nothing_behind(tmp_path, suffix):
             w.write(np.zeros((2, 3, 4)))
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_as_netcdf_has_cf_coordinates_and_the_models_values(tmp_path):
+    import h5netcdf
+
+    out, ref = tmp_path / "s.nc", tmp_path / "s.npy"
+    for path in (out, ref):
+        assert main(["decode", "--model", MODEL, "--sweep", "t=0:10:5", "--resolution", "6,5,4", "-o", str(path),
+                     "--quiet"]) == 0
+    with h5netcdf.File(out, "r") as f:
+        assert f.attrs["Conventions"] == "CF-1.8"
+        assert {k: v.size for k, v in f.dimensions.items()} == {"t": 3, "z": 6, "y": 5, "x": 4}
+        np.testing.assert_allclose(f["t"][:], [0.0, 5.0, 10.0])
+        np.testing.assert_allclose(f["y"][:], np.linspace(0, 1, 5))
+        assert f["value"].dimensions == ("t", "z", "y", "x")
+        np.testing.assert_array_equal(f["value"][:], np.load(ref))

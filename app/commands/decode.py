@@ -1,5 +1,5 @@
 """``hyperinr decode``: the volume a model holds at a parameter, or a sweep of them, written to a file that
-ParaView, VTK, numpy or ``hyperinr data import`` opens (``hyperinr_core.data.volume_writers``)."""
+ParaView, VTK, xarray, numpy or ``hyperinr data import`` opens (``hyperinr_core.data.volume_writers``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ data units (float32, X fastest, node-centred on the unit cube). The format follo
   .npy     one volume (Z, Y, X), or a sweep (S, Z, Y, X); the parameter values in OUT.npy.json
   .raw     float32 little-endian frames with the sidecar OUT.raw.json that `hyperinr data import` reads
   .vtkhdf  VTK's HDF5 ImageData (ParaView >= 5.12, VTK >= 9.3); a sweep is one file with its time values
+  .nc      NetCDF-4 / CF (xarray, ParaView, ncview): dimensions (z, y, x), or (NAME, z, y, x) for a sweep,
+           with coordinate variables
 A shadow model (parameters azimuth, polar) writes its transmittance toward the light: --light AZ,POLAR
 (a bundle's shadow model with --shadow). Sweeps stream frame by frame; Ctrl-C leaves nothing behind."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("decode", help="write a model's volume at a parameter (or a sweep) to .npy/.raw/.vtkhdf",
+    p = sub.add_parser("decode", help="write a model's volume at a parameter (or a sweep) to .npy/.raw/.vtkhdf/.nc",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n"
                        "  hyperinr decode --model assets/demo_tgv.h5 --param t=3.5 --resolution 128 -o t35.vtkhdf\n"
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--light", metavar="AZ,POLAR", help="a shadow model's light direction in degrees")
     p.add_argument("--resolution", metavar="N|Z,Y,X",
                    help="grid: N^3 or Z,Y,X nodes (default: the model's training grid, else 64^3)")
-    p.add_argument("-o", "--out", required=True, metavar="OUT.npy|.raw|.vtkhdf", help="file to write")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.npy|.raw|.vtkhdf|.nc", help="file to write")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")

@@ -13,6 +13,10 @@ in the program.
   ``params``): a decoded sweep imports back as a dataset.
 - ``.vtkhdf``: VTKHDF ImageData (version 2.0), read natively by ParaView >= 5.12 and VTK >= 9.3, written
   with h5py alone. A sweep is one temporal file whose time values are the swept parameter's.
+- ``.nc``: NetCDF-4 (``h5netcdf``, on h5py) with CF conventions: dimensions ``(z, y, x)``, or
+  ``(NAME, z, y, x)`` for a sweep of parameter NAME, each with its coordinate variable (the spatial ones
+  node-centred on [0, 1]); the other parameters' values are attributes of the data variable. xarray opens it
+  as a labelled array.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from hyperinr_core.errors import HyperINRError
 
 __all__ = ["VOLUME_SUFFIXES", "VolumeWriter", "open_volume_writer"]
 
-VOLUME_SUFFIXES = (".npy", ".raw", ".vtkhdf")
+VOLUME_SUFFIXES = (".npy", ".raw", ".vtkhdf", ".nc")
 
 
 class VolumeWriter:
@@ -186,12 +190,72 @@ class VtkHdfWriter(VolumeWriter):
         super().abort()
 
 
+class NetCDFWriter(VolumeWriter):
+    """NetCDF-4 / CF-1.8 through h5netcdf: one variable, its grid and (for a sweep) parameter coordinates."""
+
+    def __init__(self, *args, **kw):
+        import h5netcdf
+
+        super().__init__(*args, **kw)
+        z, y, x = self.shape
+        self._nc = h5netcdf.File(self.tmp, "w")
+        nc = self._nc
+        nc.attrs["Conventions"] = "CF-1.8"
+        nc.attrs["source"] = "hyperinr decode"
+        sweep = self._swept()
+        dims = {"z": z, "y": y, "x": x}
+        if sweep is not None:
+            dims = {self.names[sweep]: self.n, **dims}
+        nc.dimensions = dims
+        for axis, size in (("x", x), ("y", y), ("z", z)):
+            v = nc.create_variable(axis, (axis,), np.float64, data=np.linspace(0.0, 1.0, size))
+            v.attrs["long_name"] = f"{axis} coordinate, node-centred on the unit cube"
+            v.attrs["units"] = "1"
+            v.attrs["axis"] = axis.upper()
+        if sweep is not None:
+            name = self.names[sweep]
+            v = nc.create_variable(name, (name,), np.float64, data=self.values[:, sweep])
+            v.attrs["long_name"] = f"model parameter {name}"
+        var_dims = tuple(dims)
+        chunks = (1, z, y, x) if sweep is not None else (z, y, x)
+        self._var = nc.create_variable(self.name, var_dims, np.float32, chunks=chunks)
+        self._var.attrs["long_name"] = self.name
+        for j, name in enumerate(self.names):  # the parameters held fixed
+            if j != sweep:
+                self._var.attrs[name] = float(self.values[0, j])
+
+    def _swept(self) -> int | None:
+        if self.n == 1:
+            return None
+        varying = [j for j in range(len(self.names)) if np.ptp(self.values[:, j]) > 0]
+        if len(varying) != 1:
+            raise HyperINRError(f"{self.path}: a NetCDF sweep varies one parameter; these frames vary "
+                                f"{len(varying)}")
+        return varying[0]
+
+    def _write(self, k, frame):
+        if self.n > 1:
+            self._var[k, ...] = frame
+        else:
+            self._var[...] = frame
+
+    def _finish(self):
+        self._nc.close()
+
+    def abort(self):
+        try:
+            self._nc.close()
+        except Exception:  # pragma: no cover - already closed
+            pass
+        super().abort()
+
+
 def open_volume_writer(path: str | os.PathLike, shape: Sequence[int], param_names: Sequence[str],
                        values: np.ndarray, name: str = "value") -> VolumeWriter:
     """The writer for ``path``'s suffix (:data:`VOLUME_SUFFIXES`); ``values (S, D)`` are the frames'
     parameters in user units (one row for a single volume)."""
     suffix = Path(path).suffix.lower()
-    writers = {".npy": NpyWriter, ".raw": RawWriter, ".vtkhdf": VtkHdfWriter}
+    writers = {".npy": NpyWriter, ".raw": RawWriter, ".vtkhdf": VtkHdfWriter, ".nc": NetCDFWriter}
     if suffix not in writers:
         raise HyperINRError(
             f"{path}: unknown volume format {suffix or '(no suffix)'!r}; give one of {', '.join(VOLUME_SUFFIXES)}"
