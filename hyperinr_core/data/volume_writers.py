@@ -143,7 +143,32 @@ class RawWriter(VolumeWriter):
         super().abort()
 
 
-class VtkHdfWriter(VolumeWriter):
+class _FileWriter(VolumeWriter):
+    """A writer whose temporary is an open HDF5-based file ``self._file`` holding one array ``self._data``
+    (``(S, Z, Y, X)`` for a sweep, ``(Z, Y, X)`` for one volume)."""
+
+    _file = None
+    _data = None
+
+    def _write(self, k, frame):
+        if self.n > 1:
+            self._data[k, ...] = frame
+        else:
+            self._data[...] = frame
+
+    def _finish(self):
+        self._file.close()
+
+    def abort(self):
+        try:
+            if self._file is not None:
+                self._file.close()
+        except Exception:  # pragma: no cover - already closed
+            pass
+        super().abort()
+
+
+class VtkHdfWriter(_FileWriter):
     """VTKHDF 2.0 ImageData: the unit cube, node-centred; a sweep as a temporal file (``Steps``)."""
 
     def __init__(self, *args, **kw):
@@ -151,8 +176,8 @@ class VtkHdfWriter(VolumeWriter):
 
         super().__init__(*args, **kw)
         z, y, x = self.shape
-        self._h5 = h5py.File(self.tmp, "w")
-        root = self._h5.create_group("VTKHDF")
+        self._file = h5py.File(self.tmp, "w")
+        root = self._file.create_group("VTKHDF")
         root.attrs["Version"] = np.array([2, 0], dtype=np.int64)
         root.attrs.create("Type", np.bytes_("ImageData"))
         root.attrs["WholeExtent"] = np.array([0, x - 1, 0, y - 1, 0, z - 1], dtype=np.int64)
@@ -170,27 +195,11 @@ class VtkHdfWriter(VolumeWriter):
             steps.create_dataset("Values", data=self.values[:, 0])
             offsets = steps.create_group("PointDataOffsets")
             offsets.create_dataset(self.name, data=np.arange(self.n, dtype=np.int64))
-            self._h5.attrs["param_names"] = json.dumps(self.names)
-            self._h5.attrs["params"] = json.dumps(self.values.tolist())
-
-    def _write(self, k, frame):
-        if self.n > 1:
-            self._data[k] = frame
-        else:
-            self._data[...] = frame
-
-    def _finish(self):
-        self._h5.close()
-
-    def abort(self):
-        try:
-            self._h5.close()
-        except Exception:  # pragma: no cover - already closed
-            pass
-        super().abort()
+            self._file.attrs["param_names"] = json.dumps(self.names)
+            self._file.attrs["params"] = json.dumps(self.values.tolist())
 
 
-class NetCDFWriter(VolumeWriter):
+class NetCDFWriter(_FileWriter):
     """NetCDF-4 / CF-1.8 through h5netcdf: one variable, its grid and (for a sweep) parameter coordinates."""
 
     def __init__(self, *args, **kw):
@@ -198,8 +207,7 @@ class NetCDFWriter(VolumeWriter):
 
         super().__init__(*args, **kw)
         z, y, x = self.shape
-        self._nc = h5netcdf.File(self.tmp, "w")
-        nc = self._nc
+        self._file = nc = h5netcdf.File(self.tmp, "w")
         nc.attrs["Conventions"] = "CF-1.8"
         nc.attrs["source"] = "hyperinr decode"
         sweep = self._swept()
@@ -218,11 +226,11 @@ class NetCDFWriter(VolumeWriter):
             v.attrs["long_name"] = f"model parameter {name}"
         var_dims = tuple(dims)
         chunks = (1, z, y, x) if sweep is not None else (z, y, x)
-        self._var = nc.create_variable(self.name, var_dims, np.float32, chunks=chunks)
-        self._var.attrs["long_name"] = self.name
+        self._data = nc.create_variable(self.name, var_dims, np.float32, chunks=chunks)
+        self._data.attrs["long_name"] = self.name
         for j, name in enumerate(self.names):  # the parameters held fixed
             if j != sweep:
-                self._var.attrs[name] = float(self.values[0, j])
+                self._data.attrs[name] = float(self.values[0, j])
 
     def _swept(self) -> int | None:
         if self.n == 1:
@@ -232,22 +240,6 @@ class NetCDFWriter(VolumeWriter):
             raise HyperINRError(f"{self.path}: a NetCDF sweep varies one parameter; these frames vary "
                                 f"{len(varying)}")
         return varying[0]
-
-    def _write(self, k, frame):
-        if self.n > 1:
-            self._var[k, ...] = frame
-        else:
-            self._var[...] = frame
-
-    def _finish(self):
-        self._nc.close()
-
-    def abort(self):
-        try:
-            self._nc.close()
-        except Exception:  # pragma: no cover - already closed
-            pass
-        super().abort()
 
 
 def open_volume_writer(path: str | os.PathLike, shape: Sequence[int], param_names: Sequence[str],
