@@ -15,19 +15,21 @@ so a call writes two small host arrays and replays the graph: nothing is launche
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from hyperinr_core.device import triton_interpreted
 from hyperinr_core.model.encoding import HashGridConfig
 from hyperinr_core.model.mlp import MLPConfig
 from hyperinr_core.model.triton_grid import (
     blend_tables,
     encode_level,
     grid_consts,
-    interpreted,
     load_points,
     prime_args,
 )
@@ -39,8 +41,8 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 #: Points per program of the fused INR kernel (larger under the interpreter, see ``BLOCK_POINTS``), and
 #: warps per program on a GPU: (64, 64) fp32 activations are 32 registers a thread of 4 warps. IEEE fp32
 #: dots run on the FMA units and need more registers: 32 points a program.
-BLOCK_INR = 256 if interpreted() else 64
-BLOCK_INR_FP32 = 256 if interpreted() else 32
+BLOCK_INR = 256 if triton_interpreted() else 64
+BLOCK_INR_FP32 = 256 if triton_interpreted() else 32
 WARPS_INR = 4
 
 
@@ -124,14 +126,28 @@ def _single_table(device: torch.device) -> tuple[Tensor, Tensor]:
     return _ONE[key]
 
 
+#: Packed weights by id of the MLP parameter tensor, with the tensor's version when packed (an in-place
+#: update, a training step, packs again); an entry is dropped when its tensor is (weakref.finalize), so a
+#: recycled id never finds stale weights.
+_PACKED: dict[int, dict[str, tuple[int, Tensor]]] = {}
+
+
 def _weights(mlp_params: Tensor, mlp_cfg: MLPConfig, precision: str) -> Tensor:
     """The MLP weights packed for the kernel, in the dot's operand type (a program loads half the bytes in
     fp16/bf16): ``W0`` transposed, ``(IN_PAD, H)``, so that the first layer's column of a feature is one
-    contiguous row, then the other matrices as stored, ``(out, in)`` row-major. One small conversion a call
-    (a cache keyed by address could outlive the weights)."""
+    contiguous row, then the other matrices as stored, ``(out, in)`` row-major. Packed once per tensor and
+    version: the tracer evaluates the same INR hundreds of times a frame."""
+    key = id(mlp_params)
+    hit = _PACKED.get(key, {}).get(precision)
+    if hit is not None and hit[0] == mlp_params._version:
+        return hit[1]
     dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     mats = mlp_cfg.split(mlp_params.detach())
-    return torch.cat([mats[0].t().reshape(-1)] + [m.reshape(-1) for m in mats[1:]]).to(dt).contiguous()
+    packed = torch.cat([mats[0].t().reshape(-1)] + [m.reshape(-1) for m in mats[1:]]).to(dt).contiguous()
+    if key not in _PACKED:
+        weakref.finalize(mlp_params, _PACKED.pop, key, None)
+    _PACKED.setdefault(key, {})[precision] = (mlp_params._version, packed)
+    return packed
 
 
 def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConfig, mlp_cfg: MLPConfig,
@@ -147,8 +163,8 @@ def _launch(x, out, n, grid_shape, enc_params, mlp_params, enc_cfg: HashGridConf
         enc_cfg.n_levels, nx, ny, float(max(nx - 1, 1)), float(max(ny - 1, 1)), float(max(nz - 1, 1)), *consts.args(),
         D=enc_cfg.n_input_dims, F=enc_cfg.n_features_per_level, IN_PAD=mlp_cfg.padded_input_dims, H=mlp_cfg.n_neurons,
         N_HID=mlp_cfg.n_hidden_layers, OUT=mlp_cfg.n_output_dims, OUT_PAD=mlp_cfg.padded_output_dims,
-        DT=precision, EMULATE=interpreted(), GRID=x is None, BLOCK=block, **prime_args(),
-        **({} if interpreted() else {"num_warps": WARPS_INR}),
+        DT=precision, EMULATE=triton_interpreted(), GRID=x is None, BLOCK=block, **prime_args(),
+        **({} if triton_interpreted() else {"num_warps": WARPS_INR}),
     )
 
 

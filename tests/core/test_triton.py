@@ -264,3 +264,19 @@ def test_hyperinr_train_through_the_kernels_matches_the_torch_backend(tmp_path):
     span = float(volumes["torch"].max() - volumes["torch"].min())
     assert span > 0
     assert float((volumes["triton"] - volumes["torch"]).abs().max()) < 1e-3 * span
+
+
+def test_packed_mlp_weights_are_reused_and_repacked_after_an_update():
+    """The tracer evaluates one INR many times a frame: its weights are packed once, and again only after
+    an in-place change (a training step)."""
+    from hyperinr_core.model.triton_inr import inr_forward
+
+    enc, mlp = HashGridConfig(3, 3, 2, 9, 4, 2.0), MLPConfig(6, 1, 16, 2)
+    inr, g = _inr(enc, mlp, 13)
+    x = _points(200, 3, g)
+    a = inr_forward(x, inr.enc_params, inr.mlp_params, enc, mlp, "fp32")
+    assert torch.equal(inr_forward(x, inr.enc_params, inr.mlp_params, enc, mlp, "fp32"), a)
+    with torch.no_grad():
+        inr.mlp_params.mul_(2.0)  # a ReLU MLP without biases, three matrices each doubled: 8x the output
+    b = inr_forward(x, inr.enc_params, inr.mlp_params, enc, mlp, "fp32")
+    torch.testing.assert_close(b, 8.0 * a, rtol=1e-5, atol=1e-6)
