@@ -38,6 +38,12 @@ def pick_device(name: str | None = None) -> torch.device:
     return dev
 
 
+def triton_interpreted() -> bool:
+    """Whether Triton runs under its interpreter (``TRITON_INTERPRET=1``, read when kernels are defined):
+    its kernels then run on CPU tensors (the tests)."""
+    return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
+
+
 def cpu_times() -> tuple[float, float] | None:
     """``(busy CPU seconds of the whole machine, CPU seconds of this process)`` since boot / start; None where
     /proc/stat is unreadable (not Linux)."""

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                             "--model)")
     from pathlib import Path
 
-    from hyperinr_core.data.volume_writers import VOLUME_SUFFIXES, open_volume_writer
+    from hyperinr_core.data.volume_writers import VOLUME_SUFFIXES
 
     if Path(args.out).suffix.lower() not in VOLUME_SUFFIXES:
         raise HyperINRError(f"{args.out}: unknown volume format; give a name ending in "
@@ -162,12 +162,13 @@ def run(args: argparse.Namespace) -> int:
     if shape is None:
         stored = [int(s) for s in cfg.metadata.get("frame_shape", [])]
         shape = tuple(stored) if len(stored) == 3 else (64, 64, 64)
-    return _decode(model, np.asarray(rows), shape, args, open_volume_writer)
+    return _decode(model, np.asarray(rows), shape, args)
 
 
-def _decode(model, rows, shape, args, open_volume_writer) -> int:
+def _decode(model, rows, shape, args) -> int:
     from tqdm import tqdm
 
+    from hyperinr_core.data.volume_writers import open_volume_writer
     from hyperinr_core.model.backends import select_backend
     from hyperinr_renderer.decode import Decoder, DecoderConfig
     from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES

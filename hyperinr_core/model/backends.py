@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import torch
 
+from hyperinr_core.device import triton_interpreted
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.encoding import HashGridConfig
 from hyperinr_core.model.mlp import MLPConfig
@@ -51,11 +52,6 @@ def tcnn_available(device: str | torch.device | None = None) -> bool:
     return True
 
 
-def interpreted() -> bool:
-    """Whether Triton runs under its interpreter (``TRITON_INTERPRET=1``, set before triton is imported)."""
-    return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
-
-
 @lru_cache(maxsize=1)
 def _triton_import_error() -> str | None:
     try:
@@ -71,7 +67,7 @@ def _triton_problem(device: torch.device) -> str | None:
     # llvmpipe in a process that never uses it: importing both crashes some builds.)
     if device.type == "cuda" and not torch.cuda.is_available():
         return "CUDA is not available"
-    if device.type != "cuda" and not (device.type == "cpu" and interpreted()):
+    if device.type != "cuda" and not (device.type == "cpu" and triton_interpreted()):
         return (f"triton runs on CUDA devices, not on {device.type} (on a CPU only under its interpreter, "
                 "TRITON_INTERPRET=1, for tests)")
     return _triton_import_error()
@@ -128,12 +124,6 @@ class Backend:
         from hyperinr_core.model.encoding import hash_encode
 
         return hash_encode(x, params, cfg)
-
-    def encode_mixture(self, x, tables, kidx, kw, cfg: HashGridConfig):
-        """Features ``(S, M, L*F)`` of ``x (S, M, d)``, set ``s`` encoded with ``sum_k kw[s,k] *
-        tables[kidx[s,k]]``; differentiable in ``tables``."""
-        params = torch.einsum("bk,bkp->bp", kw.to(tables.dtype), tables[kidx])
-        return self.encode(x, params, cfg)
 
     def inr_forward(self, x, enc_params, mlp_params, enc_cfg: HashGridConfig, mlp_cfg: MLPConfig,
                     mlp_dtype: torch.dtype, out=None):

@@ -211,12 +211,8 @@ class HyperINR(nn.Module):
 
         Gradients flow to :attr:`encoder_params`; the weights themselves are constants (as in the paper).
         """
-        u_np = u.detach().cpu().numpy() if isinstance(u, Tensor) else np.asarray(u)
-        idx, w = self.neighbours(u_np.reshape(-1, self.cfg.n_param_dims))
-        idx_t = torch.from_numpy(idx).to(self.device)
-        w_t = torch.from_numpy(w).to(self.device, self.encoder_params.dtype)
-        rows = self.encoder_params[idx_t]  # (B, K, P)
-        return torch.einsum("bk,bkp->bp", w_t, rows)
+        idx, w = self.neighbour_tensors(u)
+        return torch.einsum("bk,bkp->bp", w.to(self.encoder_params.dtype), self.encoder_params[idx])
 
     def forward(self, x: Tensor, u: Tensor | np.ndarray) -> Tensor:
         """Stateless-evaluator forward for training: values ``(B, M, C)`` at points ``x`` (B, M, d) and

@@ -21,27 +21,22 @@ which is available. Nothing else imports triton.
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from hyperinr_core.device import triton_interpreted
 from hyperinr_core.model.encoding import PRIMES, HashGridConfig
 
 __all__ = ["GridConsts", "grid_consts", "encode_mixture", "encode", "blend_tables", "MixtureEncode",
-           "prime_args", "interpreted", "load_points", "encode_level", "BLOCK_POINTS"]
+           "prime_args", "load_points", "encode_level", "BLOCK_POINTS"]
 
-
-def interpreted() -> bool:
-    """Whether the kernels run under Triton's interpreter (``TRITON_INTERPRET=1`` when they were defined)."""
-    return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
 
 
 #: Points per program of the encoding kernels: one a thread of 4 warps on a GPU; larger under the
 #: interpreter, where a program's cost is Python's per operation.
-BLOCK_POINTS = 512 if interpreted() else 128
+BLOCK_POINTS = 512 if triton_interpreted() else 128
 
 
 class GridConsts:
@@ -347,7 +342,7 @@ def encode(x: Tensor, params: Tensor, cfg: HashGridConfig) -> Tensor:
 
 
 #: Elements per program of the blend kernel.
-BLEND_BLOCK = 1 << 16 if interpreted() else 1024
+BLEND_BLOCK = 1 << 16 if triton_interpreted() else 1024
 
 
 def blend_tables(tables: Tensor, kidx: Tensor, kw: Tensor, out: Tensor) -> Tensor:

@@ -106,16 +106,12 @@ def hyperinr_query(model, compile: bool = False) -> Callable[[Tensor, Tensor], T
     enc = TrainingEncoder(model.cfg.encoding, model.device, compile=compile)
 
     def query(u: Tensor, x: Tensor) -> Tensor:
-        params = model.encoder_params_at(u)
-        return mlp_forward(enc(x, params), model.mlp.params, model.cfg.mlp)
-
-    def mixture_query(u: Tensor, x: Tensor) -> Tensor:
-        # The K encoders' tables are gathered (and their gradients scattered) by the kernels themselves:
-        # no (B, P) parameter vector per frame.
+        # The encoder at each frame's u blends K encoders; the Triton kernels gather from (and scatter
+        # gradients into) their tables directly, the reference blends the tables first.
         kidx, kw = model.neighbour_tensors(u)
         return mlp_forward(enc.mixture(x, model.encoder_params, kidx, kw), model.mlp.params, model.cfg.mlp)
 
-    return mixture_query if enc.backend.name == "triton" else query
+    return query
 
 
 def distill(job: DistillJob) -> TrainResult:
