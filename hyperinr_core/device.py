@@ -11,14 +11,26 @@ import torch
 from hyperinr_core.errors import HyperINRError
 
 
+def env_world_size() -> int:
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 1
+
+
+def env_local_rank() -> int:
+    try:
+        return int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def pick_device(name: str | None = None) -> torch.device:
     """``name`` or CUDA when available, else CPU. An unusable device name is a user error.
 
     Under ``torchrun`` (more than one process) ``cuda`` without an index means the GPU of the process's
     local rank.
     """
-    from hyperinr_core.train.distributed import env_local_rank, env_world_size
-
     if name in (None, "", "auto"):
         name = "cuda" if torch.cuda.is_available() else "cpu"
     try:

@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             sv = shadow_volume(field, tf, light_direction(az, polar), args.resolution, step=args.step)
             yield sv.cpu().numpy()
 
-    attrs = {**_attrs(args, tf, params, train, lo, hi), "source": args.model or f"{args.data}#{args.frame}"}
+    attrs = {**_attrs(args, tf, params, train, lo, hi, names), "source": args.model or f"{args.data}#{args.frame}"}
     write_dataset(args.out, "dgs", names, lo, hi, params, frames(), train_mask=train, attrs=attrs)
     print(
         f"wrote {args.out}: {n} shadow volumes of {args.resolution}^3 ({int(train.sum())} for training), "
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attrs(args, tf, params, train, lo, hi) -> dict:
+def _attrs(args, tf, params, train, lo, hi, names) -> dict:
     import json
 
     attrs = {
@@ -247,6 +247,10 @@ def _attrs(args, tf, params, train, lo, hi) -> dict:
         "shadow_step": float(args.step or tf.ref_step),
         "source": args.model,
         "light_sampling": "Poisson disk in the equal-area parametrization of the azimuth x polar range",
+        # the azimuth wraps around when its range is one full turn (LERP, IDW and flow blend across 0/360)
+        "param_periodic": [
+            int(n == "azimuth" and h - lo_ == 360.0) for n, lo_, h in zip(names, lo, hi, strict=True)
+        ],
     }
     if args.train_lights is not None:
         attrs["train_selection"] = f"sparse: {args.train_lights} farthest-point lights, the others held out"
@@ -302,7 +306,7 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
             yield sv.cpu().numpy()
 
     lo, hi = [s_lo, *lo], [s_hi, *hi]
-    attrs = _attrs(args, tf, params, train, lo, hi)
+    attrs = _attrs(args, tf, params, train, lo, hi, [args.scene_param, *names])
     write_dataset(
         args.out, "dgs", [args.scene_param, *names], lo, hi, params, frames(), train_mask=train, attrs=attrs
     )

@@ -235,7 +235,7 @@ def run_train(args: argparse.Namespace) -> int:
     check_budget(args)
     t0 = time.perf_counter()
     if args.baseline == "hashinr":
-        from hyperinr_core.eval.baselines import HashINRJob, train_hashinr
+        from hyperinr_core.train.hashinr_train import HashINRJob, train_hashinr
 
         if args.direct:
             raise HyperINRError("--baseline hashinr always trains on the data; drop --direct")

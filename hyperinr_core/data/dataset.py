@@ -6,6 +6,9 @@ Layout (docs/ARCHITECTURE.md, "Files users hand the program"):
   (D strings), ``param_lo``, ``param_hi`` (D floats), ``value_min``/``value_max`` (written by
   :func:`~hyperinr_core.data.dataset_writer.write_dataset` so that opening never scans the frames); any
   further attrs are free-form metadata (for dgs, the transfer function the shadow volumes were computed with).
+  ``param_periodic`` (D ints, optional) says which parameters wrap around (a light's azimuth over 0..360);
+  without it a parameter named like an azimuth that spans one full turn wraps
+  (:mod:`~hyperinr_core.model.param_space`).
 - ``/params`` (N, D) float, user units, inside [param_lo, param_hi].
 - ``/frames`` (N, Z, Y, X) volumes (tsr, dgs) or (N, H, W, C) images (nvs), one chunk per frame.
   Coordinates: x in [0,1]^3 maps to index (z, y, x), X fastest.

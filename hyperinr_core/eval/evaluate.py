@@ -89,7 +89,7 @@ def load_method(
         return Method(name or "HyperINR", predict, path, info.differences(ds))
     if kind in ("hashinr", "coordnet"):
         if kind == "hashinr":
-            from hyperinr_core.eval.baselines import HashINR
+            from hyperinr_core.model.hashinr import HashINR
 
             model = HashINR.load(path, device)
         else:

@@ -22,9 +22,7 @@ from hyperinr_core.errors import HyperINRError
 from hyperinr_core.fileio import atomic_path
 
 __all__ = [
-    "ENCODERS_PER_TRAIN_VIEW",
     "nvs_encoder_positions",
-    "nvs_distill_samples",
     "image_lerp",
     "model_k",
     "DifferenceTest",
@@ -37,24 +35,11 @@ __all__ = [
 ]
 
 
-#: The paper's NVS layout: 177 Poisson-disk encoder positions for 100 training views (section 4).
-ENCODERS_PER_TRAIN_VIEW = 1.77
-#: Distillation-set size per training view, by preset. The paper's 981 samples for 100 views is about
-#: 10 per view; on a CPU one teacher image of 256^2 takes seconds, so the cpu preset makes 2 per view
-#: (about the teacher work of the TSR demo's distillation set: 200 x 256^2 ~ 40 x 64^3 points).
-DISTILL_SAMPLES_PER_TRAIN_VIEW = {"paper": 10.0, "cpu": 2.0, "tiny": 1.0}
-
-
 def nvs_encoder_positions(n: int, seed: int = 0) -> np.ndarray:
     """``(n, 2)`` encoder positions in the normalized view square: Bridson Poisson disk (paper, figure 4A)."""
     from hyperinr_core.model.positions import poisson_disk_positions
 
     return poisson_disk_positions(2, count=max(2, int(n)), seed=seed)
-
-
-def nvs_distill_samples(n_train: int, preset: str) -> int:
-    """Default distillation-set size for ``n_train`` training views under the named preset."""
-    return max(4, int(round(DISTILL_SAMPLES_PER_TRAIN_VIEW.get(preset, 2.0) * n_train)))
 
 
 def image_lerp(ds: Any, k_neighbours: int = 8):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from hyperinr_core.errors import HyperINRError
+from hyperinr_core.model.param_space import periodic_dims
 
 
 @dataclass
@@ -21,6 +22,8 @@ class FieldInfo:
         n_space_dims: 3 for volumes, 2 for images.
         n_channels: values per point (1 for volumes, C for images).
         frame_shape: (Z, Y, X) or (H, W, C) of the training frames (a default grid for sampling).
+        periodic: D flags, the parameters that wrap around (:mod:`~hyperinr_core.model.param_space`);
+            empty: none does.
     """
 
     param_names: list[str] = field(default_factory=lambda: ["t"])
@@ -31,10 +34,16 @@ class FieldInfo:
     n_space_dims: int = 3
     n_channels: int = 1
     frame_shape: list[int] = field(default_factory=list)
+    periodic: list[bool] = field(default_factory=list)
 
     @property
     def n_param_dims(self) -> int:
         return len(self.param_names)
+
+    @property
+    def periodic_mask(self) -> list[bool]:
+        """D flags (all False when :attr:`periodic` is empty)."""
+        return list(self.periodic) if len(self.periodic) == self.n_param_dims else [False] * self.n_param_dims
 
     @classmethod
     def from_dataset(cls, ds: Any) -> FieldInfo:
@@ -51,6 +60,7 @@ class FieldInfo:
             n_space_dims=2 if ds.is_image else 3,
             n_channels=int(ds.frame_shape[-1]) if ds.is_image else 1,
             frame_shape=[int(s) for s in ds.frame_shape],
+            periodic=periodic_dims(ds.param_names, ds.param_lo, ds.param_hi, ds.attrs.get("param_periodic")),
         )
 
     def to_dict(self) -> dict:

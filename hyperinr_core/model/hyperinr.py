@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.spatial import KDTree
 from torch import Tensor, nn
 
 from hyperinr_core.model.encoding import HashGridConfig
 from hyperinr_core.model.inr import INR, evaluate_inr
 from hyperinr_core.model.mlp import MLPConfig, SharedMLP
 from hyperinr_core.model.modelfile import read_model_file, write_model_file
+from hyperinr_core.model.param_space import param_tree, wrap
 
 __all__ = ["HyperINRConfig", "HyperINR"]
 
@@ -41,6 +41,7 @@ class HyperINRConfig:
     value_range: tuple[float, float] = (0.0, 1.0)
     task: str = "tsr"
     metadata: dict = field(default_factory=dict)
+    periodic: list[bool] = field(default_factory=list)  # n-D: parameters whose neighbours wrap around
 
     def __post_init__(self) -> None:
         d = len(self.param_names)
@@ -73,6 +74,7 @@ class HyperINRConfig:
             "value_range": [float(v) for v in self.value_range],
             "task": self.task,
             "metadata": self.metadata,
+            "periodic": [bool(v) for v in self.periodic],
         }
 
     @classmethod
@@ -87,6 +89,7 @@ class HyperINRConfig:
             value_range=tuple(d.get("value_range", (0.0, 1.0))),
             task=d.get("task", "tsr"),
             metadata=d.get("metadata", {}),
+            periodic=[bool(v) for v in d.get("periodic", [])],
         )
 
 
@@ -114,7 +117,8 @@ class HyperINR(nn.Module):
         self.cfg = cfg
         self._positions = positions
         self._pos1d = positions[:, 0].copy() if cfg.n_param_dims == 1 else None
-        self._tree = KDTree(positions) if cfg.n_param_dims > 1 else None
+        self._periodic = cfg.periodic if len(cfg.periodic) == cfg.n_param_dims else None
+        self._tree = param_tree(positions, self._periodic) if cfg.n_param_dims > 1 else None
         n, p = len(positions), cfg.encoding.n_params
         enc = torch.empty(n, p).uniform_(-1e-4, 1e-4, generator=generator)
         self.encoder_params = nn.Parameter(enc)
@@ -174,7 +178,7 @@ class HyperINR(nn.Module):
             w1 = (t - pos[lo]) / (pos[hi] - pos[lo])
             return np.stack([lo, hi], 1).astype(np.int64), np.stack([1.0 - w1, w1], 1)
         k = min(self.cfg.k_neighbours, self.n_encoders)
-        dist, idx = self._tree.query(u, k=k)
+        dist, idx = self._tree.query(wrap(u, self._periodic), k=k)
         dist, idx = np.asarray(dist).reshape(len(u), k), np.asarray(idx).reshape(len(u), k)
         hit = dist[:, 0] <= EXACT_HIT
         inv = 1.0 / np.maximum(dist, EXACT_HIT)

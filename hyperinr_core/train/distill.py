@@ -47,7 +47,7 @@ from hyperinr_core.train.fit import FitRun, fit
 from hyperinr_core.train.job import RunOptions
 from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
-from hyperinr_core.train.presets import FitConfig, Preset, preset_for
+from hyperinr_core.train.presets import FitConfig, Preset, nvs_distill_samples, preset_for
 from hyperinr_core.train.sampling import FrameSampler, frame_sampler
 
 
@@ -89,6 +89,7 @@ def new_hyperinr(
         value_range=tuple(info.value_range),
         task=info.task,
         metadata={"frame_shape": list(info.frame_shape)},
+        periodic=info.periodic_mask if info.n_param_dims > 1 else [],
     )
     if positions is not None:
         pos = np.asarray(positions, np.float64)
@@ -153,10 +154,7 @@ def distill(job: DistillJob) -> TrainResult:
             fit_cfg = FitConfig(**{**asdict(preset.distill_fit), **rec.get("fit", {})})
             n_samples = int(rec.get("distill_samples", preset.distill_samples))
         else:
-            per_frame = preset.encoders_per_train_frame
-            if info.task == "nvs":  # 177 encoders for 100 training views (paper, section 4)
-                from hyperinr_core.eval.nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
-            n_enc = job.n_encoders or max(2, round(per_frame * len(train_u)))
+            n_enc = job.n_encoders or max(2, round(preset.encoders_per_frame(info.task) * len(train_u)))
             model = new_hyperinr(info, preset, n_enc, train_u, job.seed)
             fit_cfg = preset.distill_fit
             n_samples = job.distill_samples or (
@@ -165,8 +163,6 @@ def distill(job: DistillJob) -> TrainResult:
                 else 4 * len(train_u) * preset.distill_samples // 10
             )
             if info.task == "nvs" and not job.distill_samples:  # images: sized by teacher work per view
-                from hyperinr_core.eval.nvs import nvs_distill_samples
-
                 n_samples = nvs_distill_samples(len(train_u), preset.name)
         model.to(device)
         gen = seeded_generator(job.seed)

@@ -30,11 +30,11 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from hyperinr_core.device import env_world_size
+
 __all__ = [
     "DistContext",
-    "env_world_size",
     "env_rank",
-    "env_local_rank",
     "is_main_process",
     "init_from_env",
     "context",
@@ -52,23 +52,9 @@ __all__ = [
 TIMEOUT = datetime.timedelta(hours=6)
 
 
-def env_world_size() -> int:
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return 1
-
-
 def env_rank() -> int:
     try:
         return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0
-
-
-def env_local_rank() -> int:
-    try:
-        return int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError:
         return 0
 

@@ -48,6 +48,7 @@ class FitRun:
     checkpoint_every_s: float = 300.0
     checkpoint_every_steps: int | None = None
     progress: bool = True
+    on_step: Callable[[int], None] | None = None  # called with the steps done after each step (probes)
 
 
 def fit(run: FitRun) -> TrainResult:
@@ -124,6 +125,8 @@ def fit(run: FitRun) -> TrainResult:
             if reducer is not None:
                 loss = reducer.all_reduce(loss)
             opt.step()
+        if run.on_step is not None:
+            run.on_step(i + 1)
         return loss.detach()
 
     return loop.run(step)

@@ -38,17 +38,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from scipy.spatial import KDTree
 from torch import Tensor
 
 from hyperinr_core.errors import HyperINRError
+from hyperinr_core.model.param_space import lerp_weights, offset, param_tree
 from hyperinr_core.train.flow_estimate import FlowConfig
 from hyperinr_core.train.flow_motion import fit_motion_models, fit_pair_flows, motion_blend, validation_gates
 from hyperinr_core.train.flow_ops import spline_coefficients
 
 __all__ = ["FlowConfig", "FlowTeacher"]
 
-EXACT = 1e-9  # parameter distance treated as a hit on a training frame (as Lerp)
 
 
 def _as_channels(frames: np.ndarray, is_image: bool) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -95,6 +94,7 @@ class FlowTeacher:
         coef: Tensor | None = None,
         gate: Tensor | None = None,
         order: np.ndarray | None = None,
+        periodic=None,
     ):
         """Use :meth:`fit`. ``frames (N, C, *S)``; 1-D: ``motion (N-1, 2, d, *S)`` forward/backward flows
         between sorted neighbours, ``reliability (N-1, 2, 1, *S)``; n-D: ``motion (N, d, D, *S)`` Jacobians,
@@ -113,7 +113,9 @@ class FlowTeacher:
         self.device = frames.device
         self.dim = self.params_u.shape[1]
         self.k = min(cfg.k_neighbours, len(self.params_u))
-        self._tree = KDTree(self.params_u) if self.dim > 1 else None
+        # 1-D flows join sorted neighbours only: a periodic parameter wraps in n-D, not across 1-D's ends.
+        self.periodic = periodic if self.dim > 1 else None
+        self._tree = param_tree(self.params_u, self.periodic) if self.dim > 1 else None
 
     # -- construction ----------------------------------------------------------------------------------------
     @classmethod
@@ -125,6 +127,7 @@ class FlowTeacher:
         device: str | torch.device = "cpu",
         progress: bool = False,
         is_image: bool = False,
+        periodic=None,
     ) -> FlowTeacher:
         """Estimate every flow the teacher needs, up front.
 
@@ -135,6 +138,7 @@ class FlowTeacher:
             device: torch device for the frames, the estimation and the predictions.
             progress: show a tqdm bar over the flows.
             is_image: frames are (H, W, C) images: 2-D flows, channels share one motion.
+            periodic: D flags, parameters that wrap around (n-D: neighbours, offsets and weights wrap).
 
         Returns:
             The fitted teacher. 1-D costs ``2 (N - 1)`` flow estimates; n-D about ``N M`` to ``2 N M`` with
@@ -164,8 +168,8 @@ class FlowTeacher:
             if cfg.validate and len(u) >= 3:
                 gate = validation_gates(tx, coef, u[:, 0], motion, cfg)
         else:
-            motion, rel = fit_motion_models(tx, u, cfg, progress)
-        return cls(tx, u, motion, rel, shape, is_image, cfg, coef, gate, order)
+            motion, rel = fit_motion_models(tx, u, cfg, progress, periodic)
+        return cls(tx, u, motion, rel, shape, is_image, cfg, coef, gate, order, periodic)
 
     # -- prediction ------------------------------------------------------------------------------------------
     def weights(self, u: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,24 +182,7 @@ class FlowTeacher:
         u = np.asarray(u, np.float64).reshape(-1)
         if u.shape != (self.dim,) or not np.all(np.isfinite(u)):
             raise HyperINRError(f"flow teacher: expected {self.dim} finite parameter(s), got {u.tolist()}")
-        if self._tree is None:
-            pos = self.params_u[:, 0]
-            if len(pos) == 1 or u[0] <= pos[0]:
-                return np.array([0]), np.ones(1)
-            if u[0] >= pos[-1]:
-                return np.array([len(pos) - 1]), np.ones(1)
-            hi = int(np.searchsorted(pos, u[0], side="right"))
-            lo = hi - 1
-            w1 = (u[0] - pos[lo]) / (pos[hi] - pos[lo])
-            if w1 <= EXACT:
-                return np.array([lo]), np.ones(1)
-            return np.array([lo, hi]), np.array([1.0 - w1, w1])
-        dist, idx = self._tree.query(u, k=self.k)
-        dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
-        if dist[0] <= EXACT:
-            return idx[:1], np.ones(1)
-        w = 1.0 / dist
-        return idx, w / w.sum()
+        return lerp_weights(self.params_u, u, self.k, self._tree, self.periodic)
 
     def _displacements(self, u: np.ndarray, idx: np.ndarray, w: np.ndarray) -> tuple[Tensor, Tensor]:
         """Forward displacements ``(K, d, *S)`` of the neighbours towards ``u`` and their reliabilities."""
@@ -203,7 +190,9 @@ class FlowTeacher:
             lo, a = int(idx[0]), float(w[1])
             disp = torch.stack([a * self.motion[lo, 0].float(), (1.0 - a) * self.motion[lo, 1].float()])
             return disp, self.reliability[lo].float()
-        du = torch.as_tensor(u[None, :] - self.params_u[idx], dtype=torch.float32, device=self.device)
+        du = torch.as_tensor(
+            offset(u[None, :], self.params_u[idx], self.periodic), dtype=torch.float32, device=self.device
+        )
         jac = self.motion[torch.as_tensor(idx, device=self.device)].float()  # (K, d, D, *S)
         disp = (jac * du.view(*du.shape[:1], 1, du.shape[1], *[1] * (jac.dim() - 3))).sum(2)
         # A linear model extrapolated far from its frame must not fling content across the domain.

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
-from scipy.spatial import KDTree
 from torch import Tensor
 
+from hyperinr_core.model.param_space import EXACT, offset, param_tree, wrap
 from hyperinr_core.train.flow_estimate import FlowConfig, estimate_flow
 from hyperinr_core.train.flow_ops import gaussian_blur, length, warp, warp_cubic
 
@@ -25,7 +25,6 @@ __all__ = [
     "flow_neighbours",
 ]
 
-EXACT = 1e-9
 
 
 def consistency(fwd: Tensor, bwd: Tensor, cfg: FlowConfig) -> Tensor:
@@ -177,18 +176,20 @@ def validation_gates(
     return gates
 
 
-def flow_neighbours(u: np.ndarray, m: int) -> list[np.ndarray]:
-    """For each of the ``N`` points ``u (N, D)``, its ``m`` nearest others (duplicates of it excluded)."""
+def flow_neighbours(u: np.ndarray, m: int, periodic=None) -> list[np.ndarray]:
+    """For each of the ``N`` points ``u (N, D)``, its ``m`` nearest others (duplicates of it excluded;
+    distances wrap on the ``periodic`` dimensions)."""
     n = len(u)
     m = min(m, n - 1)
     if m <= 0:
         return [np.zeros(0, np.int64) for _ in range(n)]
-    tree = KDTree(u)
+    tree = param_tree(u, periodic)
+    uq = wrap(u, periodic)
     out = []
     for j in range(n):
         k = min(n, m + 1)
         while True:
-            dist, idx = tree.query(u[j], k=k)
+            dist, idx = tree.query(uq[j], k=k)
             keep = idx[(idx != j) & (dist > EXACT)]
             if len(keep) >= m or k == n:
                 break
@@ -235,7 +236,7 @@ def _fit_jacobian(flows: Tensor, back: Tensor, du: np.ndarray, cfg: FlowConfig) 
 
 
 def fit_motion_models(
-    frames: Tensor, u: np.ndarray, cfg: FlowConfig, progress: bool = False
+    frames: Tensor, u: np.ndarray, cfg: FlowConfig, progress: bool = False, periodic=None
 ) -> tuple[Tensor, Tensor]:
     """n-D: per training frame, a per-voxel Jacobian of its motion with respect to the parameters.
 
@@ -244,13 +245,14 @@ def fit_motion_models(
 
     Args:
         frames: ``(N, C, *S)``; u: ``(N, D)`` normalized parameters.
+        periodic: D flags, parameters that wrap around (neighbours and offsets across the wrap).
 
     Returns:
         ``J (N, d, D, *S)`` (voxels per unit normalized parameter), ``reliability (N, 1, *S)``.
     """
     n, dim = u.shape
     nd, size = frames.dim() - 2, tuple(frames.shape[2:])
-    nbrs = flow_neighbours(u, cfg.flow_neighbours or 2 * dim + 2)
+    nbrs = flow_neighbours(u, cfg.flow_neighbours or 2 * dim + 2, periodic)
     jac = torch.zeros(n, nd, dim, *size, device=frames.device, dtype=_storage(cfg))
     rel = torch.zeros(n, 1, *size, device=frames.device, dtype=_storage(cfg))
     users: dict[tuple[int, int], set[int]] = {}
@@ -271,7 +273,7 @@ def fit_motion_models(
                 cache[pair] = flow
             fwd = torch.stack([cache[(j, int(m))] for m in nbrs[j]])
             bwd = torch.stack([cache[(int(m), j)] for m in nbrs[j]])
-            jj, rr = _fit_jacobian(fwd.float(), bwd.float(), u[nbrs[j]] - u[j], cfg)
+            jj, rr = _fit_jacobian(fwd.float(), bwd.float(), offset(u[nbrs[j]], u[j], periodic), cfg)
             jac[j], rel[j] = jj.to(jac.dtype), rr.to(rel.dtype)
             for pair in [p for m in nbrs[j] for p in ((j, int(m)), (int(m), j))]:
                 users[pair].discard(j)

@@ -13,7 +13,7 @@ __all__ = ["RunOptions"]
 @dataclass
 class RunOptions:
     """Options of one training run. Every job (:class:`~hyperinr_core.train.coordnet_teacher.TeacherJob`,
-    :class:`~hyperinr_core.train.distill.DistillJob`, :class:`~hyperinr_core.eval.baselines.HashINRJob`,
+    :class:`~hyperinr_core.train.distill.DistillJob`, :class:`~hyperinr_core.train.hashinr_train.HashINRJob`,
     :class:`~hyperinr_core.train.pipeline.PipelineJob`) adds its own after these.
 
     Attributes:

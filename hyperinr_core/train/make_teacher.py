@@ -14,7 +14,10 @@ from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.field_info import FieldInfo
 from hyperinr_core.train.teachers import TEACHER_KINDS, LerpTeacher, ModelTeacher, Teacher
 
-__all__ = ["TeacherBuild", "build_teacher"]
+__all__ = ["TeacherBuild", "build_teacher", "NETWORK_TEACHERS"]
+
+#: teachers trained by gradient descent (minutes), as opposed to those built in seconds (flow, lerp)
+NETWORK_TEACHERS = ("coordnet", "hashinr")
 
 
 @dataclass
@@ -50,12 +53,17 @@ def build_teacher(
     if kind == "none":
         return None
     if kind == "lerp":
-        return LerpTeacher(frames, params_u)
+        return LerpTeacher(frames, params_u, periodic=info.periodic_mask)
     if kind == "flow":
         from hyperinr_core.train.flow import FlowTeacher
 
         return FlowTeacher.fit(
-            frames, params_u, device=device, progress=build.progress, is_image=info.n_space_dims == 2
+            frames,
+            params_u,
+            device=device,
+            progress=build.progress,
+            is_image=info.n_space_dims == 2,
+            periodic=info.periodic_mask,
         )
     return _network_teacher(kind, frames, params_u, info, build)
 
@@ -63,7 +71,8 @@ def build_teacher(
 def _network_teacher(
     kind: str, frames: np.ndarray, params_u: np.ndarray, info: FieldInfo, build: TeacherBuild
 ) -> Teacher:
-    from hyperinr_core.eval.baselines import HashINR, HashINRJob, train_hashinr
+    from hyperinr_core.model.hashinr import HashINR
+    from hyperinr_core.train.hashinr_train import HashINRJob, train_hashinr
     from hyperinr_core.model.coordnet import CoordNet
     from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
 

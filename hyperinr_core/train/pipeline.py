@@ -1,13 +1,14 @@
 """``hyperinr train``: teacher (chosen by validation with ``auto``), distillation targets, HyperINR.
 
 Budget (a total in minutes; steps make runs reproducible instead):
-- selection (``auto``): the teachers' own build (seconds for flow and LERP) plus two short student runs
-  sharing ``select_share`` of the total;
-- the final teacher on all training frames (network teachers: ``teacher_share`` of the total);
+- selection (``auto``, :mod:`.choose`): at most ``select_share`` of the total, teacher builds included
+  (a network candidate gets ``network_share``);
+- the final teacher on all training frames: seconds for flow and LERP; a network teacher trains for
+  ``teacher_share`` of the total (``forced_teacher_share`` when no selection ran before it);
 - the teacher frames, bounded to ``targets_share`` of the total (a build cut short keeps an even cover);
-- the distillation: everything left, up to the deadline.
-The held-out check at the end (when the dataset holds frames outside training) reads at most
-``MAX_REPORT_FRAMES`` frames.
+- the distillation: everything left, up to the deadline, less a reserve for the held-out check, which
+  (when the dataset holds frames outside training) reads at most ``MAX_REPORT_FRAMES`` frames.
+With the defaults the distillation gets at least 70 % of the total.
 """
 
 from __future__ import annotations
@@ -30,21 +31,14 @@ from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.make_teacher import TeacherBuild, build_teacher
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import preset_for
-from hyperinr_core.train.selection import Score, Selection, score_predictor, validation_split
+from hyperinr_core.train.choose import SelectionBudget, n_between, select_teacher
+from hyperinr_core.train.selection import Selection, score_predictor
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
 
-__all__ = ["PipelineJob", "PipelineResult", "run_pipeline", "default_candidates", "MAX_REPORT_FRAMES"]
+__all__ = ["PipelineJob", "PipelineResult", "run_pipeline", "MAX_REPORT_FRAMES"]
 
 MAX_REPORT_FRAMES = 16
-
-
-def default_candidates(device_type: str) -> tuple[str, ...]:
-    """Teachers ``auto`` tries: on a CPU only those that cost seconds (a CoordNet or HashINR teacher
-    starves on a CPU budget); on CUDA the network teachers too."""
-    if device_type == "cuda":
-        return ("flow", "lerp", "hashinr", "coordnet", "none")
-    return ("flow", "lerp", "none")
 
 
 @dataclass
@@ -60,9 +54,11 @@ class PipelineJob(RunOptions):
     teacher_minutes: float | None = None
     teacher_steps: int | None = None
     compile: bool = False
-    select_share: float = 0.08
-    teacher_share: float = 0.3
-    targets_share: float = 0.1
+    select_share: float = 0.15
+    network_share: float = 0.04
+    teacher_share: float = 0.08
+    forced_teacher_share: float = 0.2
+    targets_share: float = 0.05
 
 
 @dataclass
@@ -83,10 +79,14 @@ class _Clock:
     def left(self) -> float:
         return self.minutes - (time.time() - self.t0) / 60.0
 
-    def share(self, fraction: float, steps_fraction: float) -> Budget:
-        if self.minutes is not None:
-            return Budget(None, max(0.1, fraction * self.minutes))
-        return Budget(max(1, int(self.steps * steps_fraction)), None)
+    def for_selection(self, job: PipelineJob) -> SelectionBudget:
+        if self.minutes is None:
+            return SelectionBudget(None, self.steps, None, None, None, self.t0)
+        total = 60.0 * self.minutes
+        final = total * (1.0 - job.select_share - job.teacher_share - job.targets_share)
+        return SelectionBudget(
+            job.select_share * total, None, final, job.network_share * total, total, self.t0
+        )
 
 
 def load_training_frames(ds, info: FieldInfo, memory_budget: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -102,87 +102,6 @@ def load_training_frames(ds, info: FieldInfo, memory_budget: int | None) -> tupl
     lo, hi = info.value_range
     frames = ((ds.frames(idx) - lo) / (hi - lo)).astype(np.float32)
     return frames, ds.normalized_params()[idx]
-
-
-def _select(job, info, preset, frames, train_u, device, clock, say) -> Selection:
-    """Score the candidate teachers and two short students on validation frames (module docstring)."""
-    fit_i, val_i = validation_split(train_u, job.seed)
-    cands = job.candidates or default_candidates(device.type)
-    if len(val_i) == 0:
-        if len(train_u) < 2:  # nothing lies between training frames: no teacher has anything to add
-            chosen = "none"
-            say("teacher selection: one training frame, nothing to interpolate; training without a teacher")
-        else:
-            chosen = next((c for c in ("flow", "lerp") if c in cands), cands[0])
-            say(f"teacher selection: too few training frames to validate on; using {chosen}")
-        nan = float("nan")
-        return Selection(chosen, Score("LERP", nan, nan), [], len(fit_i), 0)
-    f_fit, u_fit, f_val, u_val = frames[fit_i], train_u[fit_i], frames[val_i], train_u[val_i]
-    lerp = build_teacher("lerp", f_fit, u_fit, info, device)
-    sel = Selection("none", score_predictor("LERP", lerp.predict, f_val, u_val), [], len(fit_i), len(val_i))
-    teachers = {}
-    for kind in cands:
-        if kind in ("none", "lerp"):
-            continue
-        t0 = time.perf_counter()
-        tb = TeacherBuild(
-            minutes=None if clock.minutes is None else job.teacher_share * clock.minutes / 2,
-            steps=None if clock.minutes is not None else max(1, clock.steps // 4),
-            preset=job.preset,
-            seed=job.seed,
-            device=job.device,
-            progress=job.progress,
-        )
-        try:
-            teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)
-        except (HyperINRError, RuntimeError, ValueError) as exc:  # reported in the table, not fatal
-            sel.rows.append(Score(kind, float("nan"), float("nan"), note=f"skipped: {exc}"))
-            continue
-        s = score_predictor(kind, teachers[kind].predict, f_val, u_val)
-        s.seconds += time.perf_counter() - t0
-        sel.rows.append(s)
-    if "lerp" in cands:
-        teachers["lerp"] = lerp
-        sel.rows.append(
-            Score("lerp", sel.lerp.psnr_mean, sel.lerp.psnr_worst, note="the frames' interpolation")
-        )
-    scored = [r for r in sel.rows if r.name in teachers and np.isfinite(r.psnr_mean)]
-    best = max(scored, key=lambda r: r.psnr_mean).name if scored else "none"
-    sel.chosen = best
-    if "none" not in cands and best != "none":
-        return sel
-    # Students: the best teacher distilled and direct training, same short budget, same validation.
-    spec = StudentSpec(info, preset, None, job.gt_fraction, job.seed, device, job.compile, job.progress)
-    runs = [best, "none"] if best != "none" else ["none"]
-    results = {}
-    for kind in runs:
-        tf = tu = None
-        if kind != "none":
-            tu = between_params(u_fit, _n_between(job, len(u_fit), info.n_param_dims), job.seed)
-            tu, tf = predict_frames(teachers[kind], tu, progress=False)
-        t0 = time.perf_counter()
-        model, _ = train_student(
-            spec, f_fit, u_fit, tf, tu, clock.share(job.select_share / len(runs), 0.1), f"check {kind}"
-        )
-        s = score_predictor(
-            f"student:{kind}",
-            hyperinr_predictor(model, frames.shape[1:], info.n_space_dims == 2),
-            f_val,
-            u_val,
-        )
-        s.seconds += time.perf_counter() - t0
-        s.note = "short HyperINR run" + ("" if kind != "none" else ", no teacher")
-        sel.rows.append(s)
-        results[kind] = s.psnr_mean
-    sel.chosen = max(results, key=results.get)
-    return sel
-
-
-def _n_between(job: PipelineJob, n_train: int, n_dims: int) -> int:
-    """Teacher frames: two inside every gap in 1-D, four per training frame in n-D (by default)."""
-    if job.teacher_samples is not None:
-        return job.teacher_samples
-    return 2 * max(n_train - 1, 1) if n_dims == 1 else 4 * n_train
 
 
 def _heldout(ds, info, model, frames_shape, lerp_teacher, say) -> dict | None:
@@ -239,7 +158,11 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
                 + (f" (chosen by validation: {sel.get('verdict')})" if sel else "")
             )
         elif job.teacher == "auto":
-            selection = _select(job, info, preset, frames, train_u, device, clock, quiet)
+            t_sel = time.perf_counter()
+            selection, _ = select_teacher(
+                job, info, preset, frames, train_u, device, clock.for_selection(job), quiet
+            )
+            selection.seconds = time.perf_counter() - t_sel
             say(selection.table())
             kind = selection.chosen
         else:
@@ -248,7 +171,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             out=job.teacher_out or str(out.with_name(out.stem + ".teacher" + (out.suffix or ".h5"))),
             minutes=job.teacher_minutes
             if job.teacher_minutes is not None or clock.minutes is None
-            else job.teacher_share * clock.minutes,
+            else (job.teacher_share if selection else job.forced_teacher_share) * clock.minutes,
             steps=job.teacher_steps
             if job.teacher_steps is not None or clock.minutes is not None
             else max(1, clock.steps // 2),
@@ -262,7 +185,8 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
         teacher = build_teacher(kind, frames, train_u, info, device, tb)
         tf = tu = None
         if teacher is not None:
-            tu = between_params(train_u, _n_between(job, len(train_u), info.n_param_dims), job.seed)
+            n = n_between(len(train_u), info.n_param_dims, job.teacher_samples)
+            tu = between_params(train_u, n, job.seed, info.periodic_mask)
             n_keep = rec.get("teacher_frames")
             bound = None if (clock.minutes is None or n_keep) else 60.0 * job.targets_share * clock.minutes
             tu, tf = predict_frames(teacher, tu, bound, job.memory_budget, job.progress)
@@ -277,7 +201,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             # already spent when resuming); leave a little for the held-out check (a tenth of a short
             # budget, at most half a minute). A budget is a promise: no minimum stretches it.
             done = resume_from.state["seconds"] / 60.0 if resume_from else 0.0
-            reserve = min(0.5, 0.1 * clock.minutes)
+            reserve = min(0.5, 0.03 * clock.minutes)
             budget = Budget(None, max(1.0 / 60.0, done + clock.left() - reserve))
         else:
             budget = Budget(clock.steps, None)

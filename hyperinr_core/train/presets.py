@@ -56,11 +56,30 @@ class Preset:
     distill_minutes: float | None
     distill_steps: int | None
     pipeline_minutes: float | None = None  # ``hyperinr train``: the distillation ends by then
+    # NVS: the distillation-set size per training view. The paper's 981 samples for 100 views is about 10
+    # per view; on a CPU one teacher image of 256^2 takes seconds, so the cpu preset makes 2 per view (about
+    # the teacher work of the TSR demo's distillation set: 200 x 256^2 ~ 40 x 64^3 points).
+    nvs_distill_per_view: float = 2.0
+
+    def encoders_per_frame(self, task: str) -> float:
+        """Encoders per training frame: the preset's, or for NVS the paper's 177 per 100 training views
+        (section 4)."""
+        return NVS_ENCODERS_PER_TRAIN_VIEW if task == "nvs" else self.encoders_per_train_frame
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["encoding"] = self.encoding.to_dict()
         return d
+
+
+#: The paper's NVS layout: 177 Poisson-disk encoder positions for 100 training views (section 4).
+NVS_ENCODERS_PER_TRAIN_VIEW = 1.77
+
+
+def nvs_distill_samples(n_train: int, preset: str) -> int:
+    """Default distillation-set size for ``n_train`` training views under the named preset."""
+    per = PRESETS[preset].nvs_distill_per_view if preset in PRESETS else _CPU.nvs_distill_per_view
+    return max(4, int(round(per * n_train)))
 
 
 _CPU = Preset(
@@ -118,6 +137,7 @@ PRESETS: dict[str, Preset] = {
         distill_fit=FitConfig(lr=1e-3, batch_frames=8, batch_points=65536),
         distill_minutes=None,
         distill_steps=50_000,
+        nvs_distill_per_view=10.0,
     ),
     # The bundled demo (``hyperinr demo build``): the cpu preset with encoders small enough that 20 of them
     # fit the bundle (6 levels up to 128^3, F = 2: 206k parameters each instead of the paper's 674k).
@@ -159,6 +179,7 @@ PRESETS: dict[str, Preset] = {
         distill_fit=FitConfig(lr=1e-3, batch_frames=2, batch_points=256),
         distill_minutes=None,
         distill_steps=20,
+        nvs_distill_per_view=1.0,
     ),
 }
 

@@ -35,6 +35,12 @@ class Score:
     psnr_worst: float
     seconds: float = 0.0
     note: str = ""
+    steps: int = 0  # a race run's steps (students only)
+    projected: float = float("nan")  # a student's score projected to the final training's steps
+
+    def expected(self) -> float:
+        """What the final model is expected to score by this row: the projection when there is one."""
+        return self.projected if np.isfinite(self.projected) else self.psnr_mean
 
 
 @dataclass
@@ -46,6 +52,16 @@ class Selection:
     rows: list[Score] = field(default_factory=list)
     n_fit: int = 0
     n_val: int = 0
+    seconds: float = 0.0  # the whole selection, teacher builds included
+    budget_seconds: float | None = None  # the run's total budget (a time budget)
+    notes: list[str] = field(default_factory=list)
+
+    def share_line(self) -> str:
+        """How much of the budget the selection took."""
+        if self.budget_seconds:
+            return (f"  selection took {self.seconds:.0f} s, {100 * self.seconds / self.budget_seconds:.0f} % of "
+                    f"the {self.budget_seconds / 60:g} min budget")
+        return f"  selection took {self.seconds:.0f} s"
 
     def best(self) -> Score:
         return max(self.rows, key=lambda s: s.psnr_mean)
@@ -57,18 +73,20 @@ class Selection:
                     "hold any back for validation")
         chosen = [r for r in self.rows if r.name == self.chosen or r.name == f"student:{self.chosen}"]
         s = chosen[-1] if chosen else self.best()
-        gap = s.psnr_mean - self.lerp.psnr_mean
+        score = s.expected()
+        gap = score - self.lerp.psnr_mean
+        what = "projected to the final training" if np.isfinite(s.projected) else "on validation"
         if gap >= 0:
             return (
-                f"on validation, {s.name} beats LERP by {gap:.2f} dB "
-                f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f})"
+                f"{what}, {s.name} beats LERP by {gap:.2f} dB "
+                f"({score:.2f} vs {self.lerp.psnr_mean:.2f})"
             )
         if s.name.startswith("student:"):
             return (
-                f"WARNING: on validation the best short HyperINR run, {s.name}, scores {-gap:.2f} dB below "
+                f"WARNING: {what}, the best HyperINR run, {s.name}, scores {-gap:.2f} dB below "
                 f"LERP "
-                f"({s.psnr_mean:.2f} vs {self.lerp.psnr_mean:.2f}); the final model trains longer on all "
-                "frames, but may still be less faithful than interpolating the stored frames"
+                f"({score:.2f} vs {self.lerp.psnr_mean:.2f}): the model may be less faithful than "
+                "interpolating the stored frames on this budget"
             )
         return (
             f"WARNING: every candidate scores below LERP on validation; the best, {s.name}, by {-gap:.2f} dB "
@@ -81,15 +99,20 @@ class Selection:
             return f"  chosen: {self.chosen}; {self.verdict()}"
         lines = [
             f"teacher selection on {self.n_val} validation frames ({self.n_fit} frames fitted):",
-            f"  {'candidate':<18} {'mean PSNR':>10} {'worst':>8} {'vs LERP':>8} {'seconds':>8}",
+            f"  {'candidate':<18} {'mean PSNR':>10} {'worst':>8} {'vs LERP':>8} {'seconds':>8} {'steps':>6} "
+            f"{'projected':>9}",
         ]
         for r in [self.lerp, *self.rows]:
             mark = " <-" if r.name in (self.chosen, f"student:{self.chosen}") else ""
+            steps = f"{r.steps:>6d}" if r.steps else f"{'':>6}"
+            proj = f"{r.projected:>9.2f}" if np.isfinite(r.projected) else f"{'':>9}"
             lines.append(
                 f"  {r.name:<18} {r.psnr_mean:>10.2f} {r.psnr_worst:>8.2f} "
-                f"{r.psnr_mean - self.lerp.psnr_mean:>+8.2f} {r.seconds:>8.1f}{mark}"
+                f"{r.psnr_mean - self.lerp.psnr_mean:>+8.2f} {r.seconds:>8.1f} {steps} {proj}{mark}"
                 + (f"  ({r.note})" if r.note else "")
             )
+        lines += [f"  {n}" for n in self.notes]
+        lines.append(self.share_line())
         lines.append(f"  chosen: {self.chosen}; {self.verdict()}")
         return "\n".join(lines)
 
@@ -102,7 +125,14 @@ class Selection:
 
         rows = [score(r) for r in d.get("rows", [])]
         return cls(
-            str(d.get("chosen", "?")), score(d["lerp"]), rows, int(d.get("n_fit", 0)), int(d.get("n_val", 0))
+            str(d.get("chosen", "?")),
+            score(d["lerp"]),
+            rows,
+            int(d.get("n_fit", 0)),
+            int(d.get("n_val", 0)),
+            float(d.get("seconds", 0.0)),
+            d.get("budget_seconds"),
+            [str(n) for n in d.get("notes", [])],
         )
 
     def to_dict(self) -> dict:
@@ -112,38 +142,55 @@ class Selection:
             "n_val": self.n_val,
             "lerp": asdict(self.lerp),
             "rows": [asdict(r) for r in self.rows],
+            "seconds": self.seconds,
+            "budget_seconds": self.budget_seconds,
+            "notes": list(self.notes),
             "verdict": self.verdict(),
         }
 
 
-def validation_split(train_u: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def validation_split(
+    train_u: np.ndarray, seed: int = 0, periodic=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices into ``train_u (N, D)``: (frames to fit, frames to validate on).
 
     1-D: in parameter order, every other interior frame validates. n-D: a third of the frames not on
-    the convex hull validate (at random, seeded). Fewer than 3 (1-D) or D + 3 (n-D) frames: nothing to
-    validate on (an empty second array).
+    the convex hull validate (at random, seeded). A periodic parameter (``periodic``: D flags) has no
+    ends: the hull spans the other parameters only (every frame is interior along a full turn).
+    Fewer than 3 (1-D) or D + 3 (n-D) frames: nothing to validate on (an empty second array).
     """
     u = np.asarray(train_u, np.float64)
     n, d = u.shape
     idx = np.arange(n)
+    m = np.zeros(d, bool) if periodic is None else np.asarray(list(periodic), bool)
     if d == 1:
         if n < 3:
             return idx, idx[:0]
         order = np.argsort(u[:, 0], kind="stable")
-        val = order[1:-1:2]
+        val = order[1::2] if m[0] else order[1:-1:2]
         return np.setdiff1d(idx, val), np.sort(val)
     if n < d + 3:
         return idx, idx[:0]
-    try:
-        hull = set(ConvexHull(u).vertices.tolist())
-    except (QhullError, ValueError):
-        hull = set()
+    hull = _hull(u[:, ~m])
     inner = np.array([i for i in idx if i not in hull], np.int64)
     if len(inner) == 0:
         return idx, idx[:0]
     rng = np.random.default_rng(seed)
     val = np.sort(rng.choice(inner, size=max(1, len(inner) // 3), replace=False))
     return np.setdiff1d(idx, val), val
+
+
+def _hull(u: np.ndarray) -> set[int]:
+    """Indices of the extreme points of ``u (N, D')``: the convex hull's vertices (D' >= 2), the ends
+    (D' = 1), none (D' = 0)."""
+    if u.shape[1] == 0:
+        return set()
+    if u.shape[1] == 1:
+        return {int(np.argmin(u[:, 0])), int(np.argmax(u[:, 0]))}
+    try:
+        return set(ConvexHull(u).vertices.tolist())
+    except (QhullError, ValueError):
+        return set()
 
 
 def score_predictor(

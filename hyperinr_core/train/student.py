@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -68,17 +69,16 @@ def train_student(
     resume_from: Any | None = None,
     model: Any | None = None,
     checkpoint_every_s: float = 300.0,
+    on_step: Callable[[Any, int], None] | None = None,
 ) -> tuple[Any, TrainResult]:
     """Train a HyperINR on ``gt_frames (N, ...)`` at ``gt_u (N, D)`` and, when given, teacher frames
     ``(S, ...)`` at ``teacher_u (S, D)``; all frames normalized. Returns ``(model, result)``.
 
     ``model`` continues a resumed run (with ``resume_from``, the checkpoint's training state).
+    ``on_step(model, steps_done)`` runs after every step (the race's validation probes).
     """
     info = spec.info
-    per_frame = spec.preset.encoders_per_train_frame
-    if info.task == "nvs":  # 177 encoders for 100 training views (paper, section 4)
-        from hyperinr_core.eval.nvs import ENCODERS_PER_TRAIN_VIEW as per_frame
-    n_enc = spec.n_encoders or max(2, round(per_frame * len(gt_u)))
+    n_enc = spec.n_encoders or max(2, round(spec.preset.encoders_per_frame(info.task) * len(gt_u)))
     if model is None:
         pos = student_positions(info, gt_u, n_enc)
         model = new_hyperinr(info, spec.preset, n_enc, gt_u, spec.seed, positions=pos)
@@ -108,6 +108,7 @@ def train_student(
             checkpoint_every_s,
             None,
             spec.progress,
+            None if on_step is None else (lambda i: on_step(model, i)),
         ))
     finally:
         sampler.close()

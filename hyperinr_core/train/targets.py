@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from hyperinr_core.errors import HyperINRError
+from hyperinr_core.model.param_space import offset, wrap
 from hyperinr_core.model.positions import gaussian_kernel_positions, poisson_disk_positions, union_positions
 from hyperinr_core.train.sampling import FrameSampler
 from hyperinr_core.train.teachers import Teacher
@@ -28,12 +29,13 @@ from hyperinr_core.train.teachers import Teacher
 __all__ = ["between_params", "coverage_order", "predict_frames", "MixedSampler"]
 
 
-def between_params(train_u: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+def between_params(train_u: np.ndarray, n: int, seed: int = 0, periodic=None) -> np.ndarray:
     """About ``n`` normalized parameters ``(S, D)`` between the training parameters, none on one.
 
     1-D: ``max(1, n // gaps)`` evenly spaced points inside every gap between consecutive training
     parameters. n-D: Poisson-disk samples (half) plus Gaussian kernels around the training parameters
-    (half) (the paper's distillation layout), minus points within a small radius of a training parameter.
+    (half) (the paper's distillation layout), minus points within a small radius of a training parameter
+    (distances wrap on the ``periodic`` dimensions, and points are wrapped into [0, 1)).
     """
     train_u = np.asarray(train_u, np.float64)
     if train_u.shape[1] == 1:
@@ -50,7 +52,9 @@ def between_params(train_u: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     spacing = (1.0 / max(len(train_u), 1)) ** (1.0 / d)
     gk = gaussian_kernel_positions(train_u, per, 0.5 * spacing, seed=seed + 1)
     pts = union_positions(pd, gk)
-    dist = np.min(np.linalg.norm(pts[:, None, :] - train_u[None, :, :], axis=-1), axis=1)
+    if periodic is not None and any(periodic):
+        pts = wrap(pts, periodic)
+    dist = np.min(np.linalg.norm(offset(pts[:, None, :], train_u[None, :, :], periodic), axis=-1), axis=1)
     return pts[dist > 0.05 * spacing]
 
 

@@ -22,10 +22,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy.spatial import KDTree
 
+from hyperinr_core.model.param_space import lerp_weights, param_tree
+
 __all__ = ["Teacher", "LerpTeacher", "ModelTeacher", "TEACHER_KINDS", "blend_weights"]
 
 TEACHER_KINDS = ("flow", "lerp", "coordnet", "hashinr", "none")
-EXACT = 1e-9
 
 
 @runtime_checkable
@@ -46,36 +47,12 @@ class Teacher(Protocol):
 
 
 def blend_weights(
-    params_u: np.ndarray, u: np.ndarray, k: int = 8, tree: KDTree | None = None
+    params_u: np.ndarray, u: np.ndarray, k: int = 8, tree: KDTree | None = None, periodic=None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and weights (summing to 1) with which LERP blends training frames at ``u (D,)``.
-
-    1-D: the bracketing pair, linear, clamped to the end frames outside the range. n-D: the ``k`` nearest
-    by Euclidean distance, inverse-distance weights (p = 1). An exact hit returns that frame alone.
-    """
-    p = np.asarray(params_u, np.float64)
-    u = np.asarray(u, np.float64).reshape(-1)
-    if p.shape[1] == 1:
-        order = np.argsort(p[:, 0], kind="stable")
-        pos = p[order, 0]
-        if len(pos) == 1 or u[0] <= pos[0]:
-            return order[:1], np.ones(1)
-        if u[0] >= pos[-1]:
-            return order[-1:], np.ones(1)
-        hi = int(np.searchsorted(pos, u[0], side="right"))
-        lo = hi - 1
-        w1 = (u[0] - pos[lo]) / (pos[hi] - pos[lo])
-        if w1 <= EXACT:
-            return order[lo : lo + 1], np.ones(1)
-        return order[[lo, hi]], np.array([1.0 - w1, w1])
-    tree = tree if tree is not None else KDTree(p)
-    kk = min(k, len(p))
-    dist, idx = tree.query(u, k=kk)
-    dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
-    if dist[0] <= EXACT:
-        return idx[:1], np.ones(1)
-    w = 1.0 / dist
-    return idx, w / w.sum()
+    """Indices and weights (summing to 1) with which LERP blends training frames at ``u (D,)``
+    (:func:`~hyperinr_core.model.param_space.lerp_weights`: bracketing pair in 1-D, IDW in n-D, periodic
+    parameters wrapped)."""
+    return lerp_weights(params_u, u, k, tree, periodic)
 
 
 class LerpTeacher:
@@ -85,19 +62,21 @@ class LerpTeacher:
         frames: (N, *frame_shape) normalized training frames.
         params_u: (N, D) their normalized parameters.
         k: frames blended in n-D.
+        periodic: D flags, the parameters that wrap around.
     """
 
     kind = "lerp"
 
-    def __init__(self, frames: np.ndarray, params_u: np.ndarray, k: int = 8):
+    def __init__(self, frames: np.ndarray, params_u: np.ndarray, k: int = 8, periodic=None):
         self.frames = frames
         self.params_u = np.asarray(params_u, np.float64)
         self.frame_shape = tuple(frames.shape[1:])
         self.k = k
-        self._tree = KDTree(self.params_u) if self.params_u.shape[1] > 1 else None
+        self.periodic = periodic
+        self._tree = param_tree(self.params_u, periodic) if self.params_u.shape[1] > 1 else None
 
     def predict(self, u: np.ndarray) -> np.ndarray:
-        idx, w = blend_weights(self.params_u, u, self.k, self._tree)
+        idx, w = lerp_weights(self.params_u, u, self.k, self._tree, self.periodic)
         out = np.zeros(self.frame_shape, np.float32)
         for i, wi in zip(idx, w, strict=True):  # K frames at most: a loop over frames, not voxels
             out += np.float32(wi) * self.frames[int(i)]

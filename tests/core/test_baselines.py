@@ -9,7 +9,9 @@ import torch
 
 from hyperinr_core.data.dataset import open_dataset
 from hyperinr_core.errors import FileFormatError
-from hyperinr_core.eval.baselines import HashINR, HashINRConfig, HashINRJob, Lerp, one_blob, train_hashinr
+from hyperinr_core.eval.baselines import Lerp
+from hyperinr_core.model.hashinr import HashINR, HashINRConfig, one_blob
+from hyperinr_core.train.hashinr_train import HashINRJob, train_hashinr
 from hyperinr_core.model.encoding import HashGridConfig
 from hyperinr_core.model.field_info import FieldInfo
 

@@ -15,11 +15,12 @@ from hyperinr_core.eval.nvs import (
     evaluate_views,
     format_difference,
     image_lerp,
-    nvs_distill_samples,
     nvs_encoder_positions,
     plot_view_differences,
     view_scores,
 )
+
+from hyperinr_core.train.presets import nvs_distill_samples
 
 from .training_helpers import one_thread
 

@@ -123,7 +123,12 @@ def test_cli_train_auto_stores_the_selection_and_the_held_out_check(tmp_path, ca
     m = HyperINR.load(out)
     meta = m.cfg.metadata
     assert meta["teacher"] in ("lerp", "none") and meta["selection"]["chosen"] == meta["teacher"]
-    assert {r["name"] for r in meta["selection"]["rows"]} >= {"lerp", "student:lerp", "student:none"}
+    rows = {r["name"]: r for r in meta["selection"]["rows"]}
+    assert set(rows) >= {"lerp", "student:lerp", "student:none"}
+    # The race: both students ran the same steps, and each has a projection to the final training.
+    assert rows["student:lerp"]["steps"] == rows["student:none"]["steps"] >= 24
+    assert all(np.isfinite(rows[k]["projected"]) for k in ("student:lerp", "student:none"))
+    assert "race: " in printed and "selection took" in printed
     assert "gap_db" in meta["heldout"] and len(meta["heldout"]["frames"]) == 6
     if meta["heldout"]["gap_db"] < 0:  # a 4-step model: the user is told it is worse than LERP
         assert "BELOW LERP" in printed

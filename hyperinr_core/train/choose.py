@@ -1,0 +1,188 @@
+"""``--teacher auto``: the selection procedure (the records it fills are in :mod:`.selection`).
+
+Within ``select_share`` of a time budget (teacher builds included):
+
+1. the training frames are split into frames to fit and frames to validate on;
+2. every candidate teacher is built from the frames to fit and scored on the validation frames, beside
+   LERP; a network candidate trains within ``network_share`` of the budget and is skipped, with the reason
+   in the table, when that share is not left or it ends below LERP;
+3. the best teacher's student and the direct student race (:mod:`.race`): equal steps after one warm-up,
+   learning curves projected to the final training's steps, a distilled student capped at its teacher.
+
+The larger projection wins. The built teachers come back with the selection, so the pipeline can reuse a
+network teacher instead of training it again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hyperinr_core.errors import HyperINRError
+from hyperinr_core.train.budget import Budget
+from hyperinr_core.train.make_teacher import NETWORK_TEACHERS, TeacherBuild, build_teacher
+from hyperinr_core.train.race import Curve, decide, probe_steps, seconds_per_step
+from hyperinr_core.train.selection import Score, Selection, score_predictor, validation_split
+from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
+from hyperinr_core.train.targets import between_params, predict_frames
+
+__all__ = ["SelectionBudget", "select_teacher", "default_candidates", "n_between", "MIN_RACE_STEPS"]
+
+#: a race shorter than this tells nothing: the teachers' scores decide alone
+MIN_RACE_STEPS = 24
+
+
+@dataclass
+class SelectionBudget:
+    """What the selection may spend: ``seconds`` of a time budget (or ``steps`` of a step budget), and the
+    steps the final training is expected to get (what the race projects to)."""
+
+    seconds: float | None
+    steps: int | None
+    final_seconds: float | None
+    network_seconds: float | None
+    total_seconds: float | None
+    t0: float
+
+    def left(self) -> float:
+        return float("inf") if self.seconds is None else self.seconds - (time.time() - self.t0)
+
+
+def default_candidates(device_type: str) -> tuple[str, ...]:
+    """Teachers ``auto`` tries: on a CPU only those that cost seconds (a CoordNet or HashINR teacher
+    starves on a CPU budget); on CUDA the network teachers too."""
+    if device_type == "cuda":
+        return ("flow", "lerp", "hashinr", "coordnet", "none")
+    return ("flow", "lerp", "none")
+
+
+def n_between(n_train: int, n_dims: int, requested: int | None) -> int:
+    """Teacher frames: two inside every gap in 1-D, four per training frame in n-D (by default)."""
+    if requested is not None:
+        return requested
+    return 2 * max(n_train - 1, 1) if n_dims == 1 else 4 * n_train
+
+
+def select_teacher(job, info, preset, frames, train_u, device, budget: SelectionBudget, say):
+    """Choose the teacher for ``job`` (a :class:`~.pipeline.PipelineJob`). Returns ``(selection, teachers)``:
+    the table and the teachers built, by kind (fitted to the frames to fit, not to all frames)."""
+    fit_i, val_i = validation_split(train_u, job.seed, info.periodic)
+    cands = job.candidates or default_candidates(device.type)
+    nan = float("nan")
+    if len(val_i) == 0:
+        if len(train_u) < 2:  # nothing lies between training frames: no teacher has anything to add
+            chosen = "none"
+            say("teacher selection: one training frame, nothing to interpolate; training without a teacher")
+        else:
+            chosen = next((c for c in ("flow", "lerp") if c in cands), cands[0])
+            say(f"teacher selection: too few training frames to validate on; using {chosen}")
+        return Selection(chosen, Score("LERP", nan, nan), [], len(fit_i), 0), {}
+    f_fit, u_fit, f_val, u_val = frames[fit_i], train_u[fit_i], frames[val_i], train_u[val_i]
+    lerp = build_teacher("lerp", f_fit, u_fit, info, device)
+    sel = Selection("none", score_predictor("LERP", lerp.predict, f_val, u_val), [], len(fit_i), len(val_i))
+    sel.budget_seconds = budget.total_seconds
+    teachers = {}
+    for kind in cands:
+        if kind in ("none", "lerp"):
+            continue
+        if kind in NETWORK_TEACHERS and budget.seconds is not None and budget.left() < budget.network_seconds:
+            sel.rows.append(Score(kind, nan, nan, note=(
+                f"skipped: its {budget.network_seconds:.0f} s share of the selection is not left")))
+            continue
+        t0 = time.perf_counter()
+        tb = TeacherBuild(
+            minutes=None if budget.seconds is None else budget.network_seconds / 60.0,
+            steps=None if budget.seconds is not None else max(1, budget.steps // 4),
+            preset=job.preset, seed=job.seed, device=job.device, progress=job.progress,
+        )
+        try:
+            teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)
+        except (HyperINRError, RuntimeError, ValueError) as exc:  # reported in the table, not fatal
+            sel.rows.append(Score(kind, nan, nan, note=f"skipped: {exc}"))
+            continue
+        s = score_predictor(kind, teachers[kind].predict, f_val, u_val)
+        s.seconds += time.perf_counter() - t0
+        if kind in NETWORK_TEACHERS and s.psnr_mean < sel.lerp.psnr_mean:
+            s.note = f"skipped: below LERP after its {s.seconds:.0f} s share"
+            teachers.pop(kind)
+        sel.rows.append(s)
+    if "lerp" in cands:
+        teachers["lerp"] = lerp
+        sel.rows.append(Score("lerp", sel.lerp.psnr_mean, sel.lerp.psnr_worst, note="the frames' interpolation"))
+    scored = [r for r in sel.rows if r.name in teachers and np.isfinite(r.psnr_mean)]
+    best = max(scored, key=lambda r: r.psnr_mean) if scored else None
+    sel.chosen = best.name if best else "none"
+    if best is not None and "none" in cands:
+        _race(job, info, preset, frames.shape[1:], (f_fit, u_fit, f_val, u_val), teachers[best.name], best,
+              device, budget, sel)
+    return sel, teachers
+
+
+def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, budget, sel: Selection):
+    """The best teacher's student against the direct student (:mod:`.race`); sets ``sel.chosen``."""
+    f_fit, u_fit, f_val, u_val = split
+    spec = StudentSpec(info, preset, None, job.gt_fraction, job.seed, device, job.compile, False)
+    is_image = info.n_space_dims == 2
+    tu = between_params(u_fit, n_between(len(u_fit), info.n_param_dims, job.teacher_samples), job.seed)
+    bound = None if budget.seconds is None else max(1.0, 0.25 * budget.left())
+    tu, tf = predict_frames(teacher, tu, bound, job.memory_budget, progress=False)
+
+    def run(kind: str, steps: int, on_step=None):
+        args = (None, None) if kind == "none" else (tf, tu)
+        return train_student(spec, f_fit, u_fit, *args, Budget(steps, None), f"race {kind}", on_step=on_step)
+
+    sps = seconds_per_step(lambda n: run(best.name, n))
+    probe_cost = _probe_seconds(run, best.name, is_image, frame_shape, f_val, u_val)
+    if budget.seconds is not None:
+        per_run = budget.left() / 2.0
+        n = int((per_run - len(probe_steps(1000)) * probe_cost) / sps)
+        final = max(n, int(budget.final_seconds / sps))
+    else:
+        n = max(MIN_RACE_STEPS, budget.steps // 10)
+        final = budget.steps
+    if n < MIN_RACE_STEPS:
+        sel.notes.append(
+            f"no race: {max(budget.left(), 0):.0f} s of the selection's share left buy {max(n, 0)} steps a "
+            f"student (at {sps:.2f} s a step), under {MIN_RACE_STEPS}; the teachers' scores decide"
+        )
+        return
+    curves = {}
+    for kind in (best.name, "none"):
+        curve, at = Curve(), set(probe_steps(n))
+        predict = None
+
+        def probe(model, step, curve=curve, at=at):
+            nonlocal predict
+            if step in at:
+                predict = predict or hyperinr_predictor(model, frame_shape, is_image)
+                curve.steps.append(step)
+                curve.psnr.append(score_predictor("", predict, f_val, u_val).psnr_mean)
+
+        t0 = time.perf_counter()
+        model, _ = run(kind, n, probe)
+        s = score_predictor(f"student:{kind}", hyperinr_predictor(model, frame_shape, is_image), f_val, u_val)
+        s.seconds, s.steps = time.perf_counter() - t0, n
+        s.note = "HyperINR race" + (", no teacher" if kind == "none" else f", {len(tu)} teacher frames")
+        sel.rows.append(s)
+        curves[kind] = (curve, s)
+    (c_t, s_t), (c_0, s_0) = curves[best.name], curves["none"]
+    v = decide(best.name, best.psnr_mean, c_t, c_0, final)
+    s_t.projected, s_0.projected, sel.chosen = v.projected_teacher, v.projected_direct, v.chosen
+    sel.notes.append(f"race: {n} steps a student after a warm-up, projected to the final training's {final}")
+    if v.failed:
+        s_t.note += f"; FAILED TEST: {c_0.last - c_t.last:.1f} dB below the direct student at equal steps"
+        sel.notes.append(
+            f"WARNING: the student distilled from {best.name} ends {c_0.last - c_t.last:.1f} dB below the "
+            f"direct one at equal steps although {best.name} itself scores {best.psnr_mean - c_0.last:.1f} dB "
+            "above it: the race is not trusted (please report it); the teacher's own score decides"
+        )
+
+
+def _probe_seconds(run, kind, is_image, frame_shape, f_val, u_val) -> float:
+    """Seconds one validation probe takes (a tiny model's generate + decode of every validation frame)."""
+    model, _ = run(kind, 1)
+    t0 = time.perf_counter()
+    score_predictor("", hyperinr_predictor(model, frame_shape, is_image), f_val, u_val)
+    return time.perf_counter() - t0

@@ -1,0 +1,88 @@
+"""``--teacher auto`` on equal footing: periodic parameters, learning-curve projections, the race's verdict."""
+
+import numpy as np
+import pytest
+
+from hyperinr_core.model.param_space import lerp_weights, offset, param_tree, periodic_dims
+from hyperinr_core.train.race import Curve, decide, failed_test, probe_steps, project
+from hyperinr_core.train.selection import validation_split
+from hyperinr_core.train.teachers import LerpTeacher
+
+
+def test_periodic_dims_need_a_full_turn_and_a_name_or_a_declaration():
+    assert periodic_dims(["azimuth", "polar"], [0, 0], [360, 180]) == [True, False]
+    assert periodic_dims(["azimuth", "polar"], [0, 0], [180, 90]) == [False, False]  # half a turn
+    assert periodic_dims(["t", "phi"], [0, 0], [10, 2 * np.pi]) == [False, True]
+    assert periodic_dims(["angle"], [-180], [180]) == [False]  # not said by name
+    assert periodic_dims(["angle"], [-180], [180], declared=[1]) == [True]
+    assert periodic_dims(["azimuth"], [0], [360], declared=[0]) == [False]  # the file's word wins
+
+
+def test_offsets_and_trees_wrap_on_periodic_dims_only():
+    per = [True, False]
+    assert offset(np.array([0.95, 0.5]), np.array([0.05, 0.5]), per) == pytest.approx([-0.1, 0.0])
+    assert offset(np.array([0.5, 0.95]), np.array([0.5, 0.05]), per) == pytest.approx([0.0, 0.9])
+    tree = param_tree(np.array([[0.02, 0.5], [0.6, 0.5], [0.98, 0.9]]), per)
+    dist, idx = tree.query([0.99, 0.5], k=1)
+    assert idx == 0 and dist == pytest.approx(0.03)
+
+
+def test_lerp_blends_across_the_wrap():
+    # 1-D periodic: a query past the last frame blends the last and the first, not a clamp.
+    u = np.array([[0.1], [0.5], [0.9]])
+    idx, w = lerp_weights(u, np.array([0.0]), periodic=[True])
+    assert sorted(idx.tolist()) == [0, 2] and w == pytest.approx([0.5, 0.5])
+    idx, w = lerp_weights(u, np.array([0.0]))  # not periodic: the end frame alone
+    assert idx.tolist() == [0] and w == pytest.approx([1.0])
+    # n-D IDW: the nearest frame of a light at azimuth 0.99 is the one at 0.01.
+    frames = np.stack([np.full((2, 2, 2), v, np.float32) for v in (1.0, 0.0, 0.0)])
+    p = np.array([[0.01, 0.5], [0.5, 0.5], [0.7, 0.2]])
+    near = LerpTeacher(frames, p, k=3, periodic=[True, False]).predict(np.array([0.99, 0.5]))
+    far = LerpTeacher(frames, p, k=3).predict(np.array([0.99, 0.5]))
+    assert near.mean() > 0.85 > far.mean()
+
+
+def test_validation_split_treats_a_periodic_parameter_as_having_no_ends():
+    rng = np.random.default_rng(0)
+    u = np.column_stack([rng.random(24), rng.random(24)])
+    fit, val = validation_split(u, 0, [True, False])
+    assert len(val) > 0 and len(np.intersect1d(fit, val)) == 0
+    # Extremes of the non-periodic parameter always stay in the fit set; azimuth extremes may validate.
+    assert int(np.argmin(u[:, 1])) in fit and int(np.argmax(u[:, 1])) in fit
+    plain_fit, plain_val = validation_split(u, 0)
+    assert len(val) >= len(plain_val)
+
+
+def test_projection_saturates_and_is_capped_by_the_teacher():
+    c = Curve(probe_steps(80), [20.0, 22.0, 23.5, 25.0])  # gains 2.0 then 1.5 per doubling
+    assert c.steps == [10, 20, 40, 80]
+    p = project(c, 80 * 16)
+    assert 25.0 < p < 25.0 + 1.5 * 4  # more steps help, but less than linearly in log(steps)
+    assert project(c, 80 * 1024) < 25.0 + 1.5 * 0.8 / 0.2 + 1e-9  # geometric: bounded
+    assert project(c, 80) == pytest.approx(25.0)  # no more steps: the level reached
+    assert project(c, 80 * 16, cap=26.0) == pytest.approx(26.0)
+    assert project(c, 80 * 16, cap=24.0) == pytest.approx(25.0)  # a cap never takes away what was reached
+    flat = Curve([10, 20, 40, 80], [20.0, 19.0, 18.5, 18.0])  # getting worse: no gain projected
+    assert project(flat, 10_000) == pytest.approx(18.0)
+
+
+def test_a_teacher_clearly_better_but_slow_to_distil_still_wins():
+    # The distilled student starts lower and rises faster; its teacher is 6 dB above the direct student.
+    distilled = Curve([10, 20, 40, 80], [16.0, 18.5, 20.5, 22.0])
+    direct = Curve([10, 20, 40, 80], [19.5, 20.5, 21.2, 22.5])
+    v = decide("flow", 28.5, distilled, direct, final_steps=4000)
+    assert v.chosen == "flow" and not v.failed
+    assert v.projected_teacher > v.projected_direct
+    # The same curves on a budget no longer than the race: the direct student's lead stands.
+    assert decide("flow", 28.5, distilled, direct, final_steps=80).chosen == "none"
+    # A teacher no better than the direct student loses, however fast its student learns.
+    assert decide("flow", 21.0, distilled, direct, final_steps=4000).chosen == "none"
+
+
+def test_a_student_far_below_its_better_teacher_is_a_failed_test_not_a_verdict():
+    broken = Curve([10, 20, 40, 80], [8.0, 9.0, 10.0, 10.7])
+    direct = Curve([10, 20, 40, 80], [18.0, 19.0, 20.0, 20.6])
+    assert failed_test(broken, direct, teacher_psnr=24.0)
+    assert not failed_test(broken, direct, teacher_psnr=19.0)  # the teacher itself is worse: a verdict
+    v = decide("flow", 24.0, broken, direct, final_steps=400)
+    assert v.failed and v.chosen == "flow"  # the teacher's own score stands in for its broken student
