@@ -29,8 +29,9 @@ from hyperinr_app.commands.train_jobs import (
     distill_job,
     distributed_command,
     is_rank0,
-    memory_options,
+    pipeline_job,
     report,
+    run_options,
     size_arg,
     teacher_job,
 )
@@ -95,6 +96,14 @@ def _common(
 
 
 def _distill_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--gt-fraction",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="share of each batch drawn from the training frames themselves; the rest from the teacher "
+        "between them (default 0.5)",
+    )
     p.add_argument(
         "--encoders",
         type=int,
@@ -178,15 +187,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "CUDA)",
     )
     p.add_argument(
-        "--gt-fraction",
-        type=float,
-        default=0.5,
-        metavar="F",
-        help="share of each batch drawn from the training frames themselves; the rest from the teacher "
-        "between them (default 0.5)",
-    )
-    p.add_argument(
-        "--direct", action="store_true", help="the paper's ablation: train on the data, no teacher"
+        "--direct", action="store_true", help="the paper's ablation: train on the data, no teacher (as "
+        "--teacher none)"
     )
     p.add_argument("--baseline", choices=("hashinr",), help="train a baseline model instead of a HyperINR")
     p.add_argument("--teacher-out", metavar="T.h5", help="where the teacher goes (default OUT.teacher.h5)")
@@ -203,8 +205,7 @@ def run_train_teacher(args: argparse.Namespace) -> int:
     is_rank0(args)
     check_budget(args)
     t0 = time.perf_counter()
-    result = train_teacher(teacher_job(args, args.out, args.steps, args.minutes))
-    report("teacher", args.out, result, t0)
+    report("teacher", args.out, train_teacher(teacher_job(args)), t0)
     return 0
 
 
@@ -215,21 +216,13 @@ def run_distill(args: argparse.Namespace) -> int:
     is_rank0(args)
     check_budget(args)
     t0 = time.perf_counter()
-    result = distill(distill_job(args, None if args.direct else args.teacher, args.steps, args.minutes))
-    report("direct training" if args.direct else "distillation", args.out, result, t0)
+    report("direct training" if args.direct else "distillation", args.out, distill(distill_job(args)), t0)
     return 0
 
 
 @distributed_command
 def run_train(args: argparse.Namespace) -> int:
-    import os
-
-    from hyperinr_core.device import pick_device
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.train.checkpoint import checkpoint_path
-    from hyperinr_core.train.coordnet_teacher import train_teacher
-    from hyperinr_core.train.distill import distill
-    from hyperinr_core.train.presets import preset_for
 
     main = is_rank0(args)
     check_budget(args)
@@ -239,126 +232,17 @@ def run_train(args: argparse.Namespace) -> int:
 
         if args.direct:
             raise HyperINRError("--baseline hashinr always trains on the data; drop --direct")
-        result = train_hashinr(
-            HashINRJob(
-                data=args.data,
-                out=args.out,
-                preset=args.preset,
-                steps=args.steps,
-                minutes=args.minutes,
-                seed=args.seed,
-                device=args.device,
-                resume=args.resume,
-                force=args.force,
-                compile=args.compile,
-                checkpoint_every_s=60.0 * args.checkpoint_every,
-                progress=not args.quiet,
-                **memory_options(args),
-            )
-        )
-        report("hashinr", args.out, result, t0)
+        report("hashinr", args.out, train_hashinr(HashINRJob(**run_options(args), compile=args.compile)), t0)
         return 0
-    if args.direct:
-        result = distill(distill_job(args, None, args.steps, args.minutes))
-        report("direct training", args.out, result, t0)
-        return 0
-    if args.teacher != "coordnet":
-        return _run_pipeline(args, t0)
+    from hyperinr_core.train.file_stages import teacher_path
+    from hyperinr_core.train.pipeline import run_pipeline
 
-    preset = preset_for(args.preset, pick_device(args.device))
-    out = args.out
-    root, ext = os.path.splitext(out)
-    teacher_out = args.teacher_out or f"{root}.teacher{ext or '.h5'}"
-    if os.path.exists(out) and not args.force:
-        raise HyperINRError(f"{out}: output exists; choose another name or pass --force")
-    # A total --minutes budget is split like the preset's: the teacher gets its share, the distillation
-    # what is left once the distillation set is built. Without any budget the preset's total applies.
-    total = (
-        args.minutes
-        if args.minutes is not None
-        else (preset.pipeline_minutes if args.steps is None else None)
-    )
-    share = (preset.teacher_minutes or 1.0) / (
-        (preset.teacher_minutes or 1.0) + (preset.distill_minutes or 1.0)
-    )
-    t_steps, t_minutes = args.teacher_steps, args.teacher_minutes
-    if t_steps is None and t_minutes is None and args.minutes is not None:
-        t_minutes = args.minutes * share
-
-    teacher_ckpt = checkpoint_path(teacher_out)
-    if os.path.exists(teacher_out) and not teacher_ckpt.exists() and not args.force:
-        if not args.resume:
-            raise HyperINRError(
-                f"{teacher_out}: teacher exists; pass --resume to reuse it or --force to retrain"
-            )
-        if not args.quiet:
-            print(f"teacher: reusing {teacher_out}")
-    else:
-        job = teacher_job(args, teacher_out, t_steps, t_minutes)
-        job.resume = args.resume and teacher_ckpt.exists()
-        job.force = True if job.resume else args.force
-        result = train_teacher(job)
-        report("teacher", teacher_out, result, t0)
-
-    d_steps, d_minutes = args.steps, args.minutes
-    job = distill_job(
-        args, teacher_out, d_steps, d_minutes, resume=args.resume and checkpoint_path(out).exists()
-    )
-    if total is not None and args.steps is None:
-        job.deadline = time.time() + 60.0 * total - (time.perf_counter() - t0)
-    result = distill(job)
-    report("distillation", out, result, t0)
-    if main:
+    res = run_pipeline(pipeline_job(args), say=print if main else (lambda *_: None))
+    what = f"HyperINR ({res.teacher} teacher)" if res.teacher != "none" else "HyperINR (no teacher)"
+    report(what, args.out, res.result, t0)
+    if main and res.teacher == "coordnet":
         print(
-            f"done in {(time.perf_counter() - t0) / 60:.1f} min; evaluate with:\n"
-            f"  hyperinr evaluate --model {out} --data {args.data} --teacher {teacher_out}"
+            f"evaluate with:\n  hyperinr evaluate --model {args.out} --data {args.data} "
+            f"--teacher {teacher_path(args.out, args.teacher_out)}"
         )
-    return 0
-
-
-def _run_pipeline(args: argparse.Namespace, t0: float) -> int:
-    from hyperinr_core.errors import HyperINRError
-    from hyperinr_core.train.pipeline import PipelineJob, run_pipeline
-    from hyperinr_core.train.teachers import TEACHER_KINDS
-
-    cands = None
-    if args.candidates:
-        cands = tuple(c.strip() for c in args.candidates.split(",") if c.strip())
-        bad = [c for c in cands if c not in TEACHER_KINDS]
-        if bad or not cands:
-            raise HyperINRError(
-                f"--candidates: unknown teacher(s) {bad} (choose from {', '.join(TEACHER_KINDS)})"
-            )
-    if not 0.0 <= args.gt_fraction <= 1.0:
-        raise HyperINRError(f"--gt-fraction must lie in [0, 1], got {args.gt_fraction}")
-    job = PipelineJob(
-        data=args.data,
-        out=args.out,
-        teacher=args.teacher,
-        candidates=cands,
-        preset=args.preset,
-        steps=args.steps,
-        minutes=args.minutes,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        force=args.force,
-        n_encoders=args.encoders,
-        teacher_samples=args.distill_samples,
-        gt_fraction=args.gt_fraction,
-        teacher_out=args.teacher_out,
-        teacher_minutes=args.teacher_minutes,
-        teacher_steps=args.teacher_steps,
-        compile=args.compile,
-        checkpoint_every_s=60.0 * args.checkpoint_every,
-        progress=not args.quiet,
-        memory_budget=memory_options(args)["memory_budget"],
-    )
-    res = run_pipeline(job, say=print)
-    report(
-        f"HyperINR ({res.teacher} teacher)" if res.teacher != "none" else "HyperINR (no teacher)",
-        args.out,
-        res.result,
-        t0,
-    )
     return 0

@@ -78,15 +78,15 @@ def check_budget(args: argparse.Namespace) -> None:
             Budget(s, m)  # validates
 
 
-def teacher_job(args, out: str, steps, minutes):
-    from hyperinr_core.train.coordnet_teacher import TeacherJob
-
-    return TeacherJob(
+def run_options(args: argparse.Namespace, **override) -> dict:
+    """The options every training job shares (:class:`~hyperinr_core.train.job.RunOptions`), from the
+    command line: the one place they are read."""
+    d = dict(
         data=args.data,
-        out=out,
+        out=args.out,
         preset=args.preset,
-        steps=steps,
-        minutes=minutes,
+        steps=args.steps,
+        minutes=args.minutes,
         seed=args.seed,
         device=args.device,
         resume=args.resume,
@@ -95,30 +95,62 @@ def teacher_job(args, out: str, steps, minutes):
         progress=not args.quiet,
         **memory_options(args),
     )
+    d.update(override)
+    return d
 
 
-def distill_job(args, teacher, steps, minutes, resume=None):
+def teacher_job(args: argparse.Namespace):
+    """``hyperinr train-teacher``."""
+    from hyperinr_core.train.coordnet_teacher import TeacherJob
+
+    return TeacherJob(**run_options(args))
+
+
+def distill_job(args: argparse.Namespace):
+    """``hyperinr distill`` (``--direct``: no teacher)."""
     from hyperinr_core.train.distill import DistillJob
 
     return DistillJob(
-        data=args.data,
-        out=args.out,
-        teacher=teacher,
-        preset=args.preset,
-        steps=steps,
-        minutes=minutes,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume if resume is None else resume,
-        force=args.force,
+        **run_options(args),
+        teacher=None if args.direct else args.teacher,
         n_encoders=args.encoders,
         distill_samples=args.distill_samples,
         distill_set=args.distill_set,
         on_demand=args.on_demand,
         compile=args.compile,
-        checkpoint_every_s=60.0 * args.checkpoint_every,
-        progress=not args.quiet,
-        **memory_options(args),
+        gt_fraction=args.gt_fraction,
+    )
+
+
+def pipeline_job(args: argparse.Namespace):
+    """``hyperinr train``: one job (``--direct`` is ``--teacher none``)."""
+    from hyperinr_core.errors import HyperINRError
+    from hyperinr_core.train.pipeline import PipelineJob
+    from hyperinr_core.train.teachers import TEACHER_KINDS
+
+    cands = None
+    if args.candidates:
+        cands = tuple(c.strip() for c in args.candidates.split(",") if c.strip())
+        bad = [c for c in cands if c not in TEACHER_KINDS]
+        if bad or not cands:
+            raise HyperINRError(
+                f"--candidates: unknown teacher(s) {bad} (choose from {', '.join(TEACHER_KINDS)})"
+            )
+    if not 0.0 <= args.gt_fraction <= 1.0:
+        raise HyperINRError(f"--gt-fraction must lie in [0, 1], got {args.gt_fraction}")
+    return PipelineJob(
+        **run_options(args),
+        teacher="none" if args.direct else args.teacher,
+        candidates=cands,
+        n_encoders=args.encoders,
+        teacher_samples=args.distill_samples,
+        gt_fraction=args.gt_fraction,
+        teacher_out=args.teacher_out,
+        teacher_minutes=args.teacher_minutes,
+        teacher_steps=args.teacher_steps,
+        compile=args.compile,
+        distill_set=args.distill_set,
+        on_demand=args.on_demand,
     )
 
 

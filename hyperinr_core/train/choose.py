@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperinr_core.errors import HyperINRError
+from hyperinr_core.eval.metrics import psnr
 from hyperinr_core.train.budget import Budget
 from hyperinr_core.train.make_teacher import NETWORK_TEACHERS, TeacherBuild, build_teacher
 from hyperinr_core.train.race import Curve, decide, probe_steps, seconds_per_step
@@ -28,7 +29,7 @@ from hyperinr_core.train.selection import Score, Selection, score_predictor, val
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
 
-__all__ = ["SelectionBudget", "select_teacher", "default_candidates", "n_between", "MIN_RACE_STEPS"]
+__all__ = ["SelectionBudget", "select_teacher", "default_candidates", "n_between", "point_probe", "MIN_RACE_STEPS"]
 
 #: a race shorter than this tells nothing: the teachers' scores decide alone
 MIN_RACE_STEPS = 24
@@ -134,7 +135,8 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
         return train_student(spec, f_fit, u_fit, *args, Budget(steps, None), f"race {kind}", on_step=on_step)
 
     sps = seconds_per_step(lambda n: run(best.name, n))
-    probe_cost = _probe_seconds(run, best.name, is_image, frame_shape, f_val, u_val)
+    probe_fn = point_probe(f_val, u_val, is_image, job.seed)
+    probe_cost = _probe_seconds(run, best.name, probe_fn)
     if budget.seconds is not None:
         per_run = budget.left() / 2.0
         n = int((per_run - len(probe_steps(1000)) * probe_cost) / sps)
@@ -151,14 +153,11 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
     curves = {}
     for kind in (best.name, "none"):
         curve, at = Curve(), set(probe_steps(n))
-        predict = None
 
         def probe(model, step, curve=curve, at=at):
-            nonlocal predict
             if step in at:
-                predict = predict or hyperinr_predictor(model, frame_shape, is_image)
                 curve.steps.append(step)
-                curve.psnr.append(score_predictor("", predict, f_val, u_val).psnr_mean)
+                curve.psnr.append(probe_fn(model))
 
         t0 = time.perf_counter()
         model, _ = run(kind, n, probe)
@@ -180,9 +179,37 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
         )
 
 
-def _probe_seconds(run, kind, is_image, frame_shape, f_val, u_val) -> float:
-    """Seconds one validation probe takes (a tiny model's generate + decode of every validation frame)."""
+def _probe_seconds(run, kind, probe_fn) -> float:
+    """Seconds one validation probe takes (on a one-step model)."""
     model, _ = run(kind, 1)
     t0 = time.perf_counter()
-    score_predictor("", hyperinr_predictor(model, frame_shape, is_image), f_val, u_val)
+    probe_fn(model)
     return time.perf_counter() - t0
+
+
+def point_probe(frames: np.ndarray, params_u: np.ndarray, is_image: bool, seed: int, n_points: int = 1 << 15):
+    """``probe(model) -> mean PSNR`` on the validation ``frames (V, ...)`` at ``params_u (V, D)``, over one
+    fixed random set of ``n_points`` grid nodes per frame: a learning curve needs many cheap probes, and
+    its points are the same at every probe (the table's scores decode whole frames)."""
+    import torch
+
+    space = frames.shape[1:-1] if is_image else frames.shape[1:]
+    n_vox = int(np.prod(space))
+    rng = np.random.default_rng(seed)
+    flat = np.sort(rng.choice(n_vox, size=min(n_points, n_vox), replace=False))
+    idx = np.unravel_index(flat, space)
+    # INR coordinates: x (the fastest axis) first, node-centred in [0, 1] (as INR.sample_grid).
+    x = np.stack([i / max(n - 1, 1) for i, n in zip(reversed(idx), reversed(space), strict=True)], -1)
+    xt = torch.from_numpy(x.astype(np.float32))
+    ref = [f[idx].reshape(len(flat), -1) for f in frames]
+
+    @torch.no_grad()
+    def probe(model) -> float:
+        vals = []
+        for r, u in zip(ref, params_u, strict=True):
+            inr = model.generate(model.denormalize(np.asarray(u, np.float64)))
+            pred = inr(xt).cpu().numpy().reshape(r.shape)
+            vals.append(psnr(pred, r, 1.0))
+        return float(np.mean(vals))
+
+    return probe

@@ -49,6 +49,7 @@ from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import FitConfig, Preset, nvs_distill_samples, preset_for
 from hyperinr_core.train.sampling import FrameSampler, frame_sampler
+from hyperinr_core.train.targets import MixedSampler
 
 
 @dataclass
@@ -62,6 +63,7 @@ class DistillJob(RunOptions):
     on_demand: bool = False
     compile: bool = False
     deadline: float | None = None  # time.time() by which training must end (a pipeline's total budget)
+    gt_fraction: float = 0.5  # share of each batch's frames drawn from the training frames themselves
 
 
 def new_hyperinr(
@@ -153,6 +155,7 @@ def distill(job: DistillJob) -> TrainResult:
                 )
             fit_cfg = FitConfig(**{**asdict(preset.distill_fit), **rec.get("fit", {})})
             n_samples = int(rec.get("distill_samples", preset.distill_samples))
+            gt_fraction = float(rec.get("gt_fraction", 0.0))
         else:
             n_enc = job.n_encoders or max(2, round(preset.encoders_per_frame(info.task) * len(train_u)))
             model = new_hyperinr(info, preset, n_enc, train_u, job.seed)
@@ -164,6 +167,11 @@ def distill(job: DistillJob) -> TrainResult:
             )
             if info.task == "nvs" and not job.distill_samples:  # images: sized by teacher work per view
                 n_samples = nvs_distill_samples(len(train_u), preset.name)
+            gt_fraction = 0.0 if direct else job.gt_fraction
+            if not 0.0 <= gt_fraction <= 1.0:
+                raise HyperINRError(
+                    f"{{gt_fraction}} must lie in [0, 1], got {gt_fraction}", gt_fraction="gt_fraction"
+                )
         model.to(device)
         gen = seeded_generator(job.seed)
         if direct:
@@ -204,6 +212,9 @@ def distill(job: DistillJob) -> TrainResult:
                     memory_limit=job.memory_budget,
                     pool_steps=job.refresh_every,
                 )
+            if gt_fraction > 0.0:  # ground truth at the training frames, the teacher in between
+                gt = frame_sampler(ds, device, job.seed + 1, job.memory_budget, job.refresh_every)
+                sampler = MixedSampler(gt, sampler, gt_fraction)
         budget = resolve_budget(
             job.steps,
             job.minutes,
@@ -225,6 +236,7 @@ def distill(job: DistillJob) -> TrainResult:
             "seed": job.seed,
             "fit": jsonable(asdict(fit_cfg)),
             "distill_samples": n_samples,
+            "gt_fraction": gt_fraction,
             "preset": preset.name,
         }
         try:
@@ -256,6 +268,8 @@ def distill(job: DistillJob) -> TrainResult:
     model.cfg.metadata.update(
         {
             "trained": "direct" if direct else "distilled",
+            "teacher": "none" if direct else "coordnet",
+            "gt_fraction": 1.0 if direct else gt_fraction,
             "steps": result.step,
             "train_seconds": round(result.seconds, 1),
         }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from hyperinr_core.train.make_teacher import TeacherBuild, build_teacher
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import preset_for
 from hyperinr_core.train.choose import SelectionBudget, n_between, select_teacher
+from hyperinr_core.train.file_stages import coordnet_stages, direct_stage
 from hyperinr_core.train.selection import Selection, score_predictor
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
@@ -54,6 +55,8 @@ class PipelineJob(RunOptions):
     teacher_minutes: float | None = None
     teacher_steps: int | None = None
     compile: bool = False
+    distill_set: str | None = None  # coordnet: the distillation-set file (default OUT.distill.h5)
+    on_demand: bool = False  # coordnet: teacher outputs per batch instead of a distillation set
     select_share: float = 0.15
     network_share: float = 0.04
     teacher_share: float = 0.08
@@ -95,16 +98,23 @@ def load_training_frames(ds, info: FieldInfo, memory_budget: int | None) -> tupl
     need = 4 * len(idx) * int(np.prod(ds.frame_shape))
     if memory_budget is not None and need > memory_budget:
         raise HyperINRError(
-            f"{ds.path}: the {len(idx)} training frames need {need / 2**30:.1f} GiB in memory, over the "
-            f"memory budget of {memory_budget / 2**30:.1f} GiB; raise the budget, or use the CoordNet "
-            "pipeline (train-teacher + distill), which streams frames"
+            f"{ds.path}: the {len(idx)} training frames need {_size(need)} in memory, over the memory "
+            f"budget of {_size(memory_budget)}; raise the budget, or choose the teacher: coordnet or none "
+            "stream frames from the file"
         )
     lo, hi = info.value_range
     frames = ((ds.frames(idx) - lo) / (hi - lo)).astype(np.float32)
     return frames, ds.normalized_params()[idx]
 
 
-def _heldout(ds, info, model, frames_shape, lerp_teacher, say) -> dict | None:
+def _size(n: int) -> str:
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _heldout(ds, info, model, frames_shape, lerp_predict, say) -> dict | None:
     """Score the final model and LERP on (up to MAX_REPORT_FRAMES of) the dataset's held-out frames."""
     test = ds.test_indices
     if len(test) == 0:
@@ -117,7 +127,7 @@ def _heldout(ds, info, model, frames_shape, lerp_teacher, say) -> dict | None:
     u = ds.normalized_params()[pick]
     pred = hyperinr_predictor(model, frames_shape, info.n_space_dims == 2)
     m = score_predictor("HyperINR", pred, ref, u)
-    lp = score_predictor("LERP", lerp_teacher.predict, ref, u)
+    lp = score_predictor("LERP", lerp_predict, ref, u)
     gap = m.psnr_mean - lp.psnr_mean
     word = "above" if gap >= 0 else "BELOW"
     say(
@@ -128,12 +138,48 @@ def _heldout(ds, info, model, frames_shape, lerp_teacher, say) -> dict | None:
     return {"frames": [int(i) for i in pick], "hyperinr": asdict(m), "lerp": asdict(lp), "gap_db": gap}
 
 
+def _over_memory(job: PipelineJob) -> bool:
+    """The training frames would not fit ``job.memory_budget``."""
+    if job.memory_budget is None:
+        return False
+    with open_dataset(job.data) as ds:
+        return 4 * len(ds.train_indices) * int(np.prod(ds.frame_shape)) > job.memory_budget
+
+
+def _finish_from_file(job: PipelineJob, result: TrainResult, kind: str, selection, say) -> PipelineResult:
+    """After a stage that read the file: the held-out check (rank 0) and the selection into the model."""
+    from hyperinr_core.eval.baselines import Lerp
+    from hyperinr_core.model.hyperinr import HyperINR
+    from hyperinr_core.train.distributed import is_main_process
+
+    heldout = None
+    if result.finished and is_main_process():
+        model = HyperINR.load(job.out)
+        with open_dataset(job.data) as ds:
+            info = FieldInfo.from_dataset(ds)
+            lerp, (lo, hi) = Lerp(ds), info.value_range
+            heldout = _heldout(
+                ds, info, model, tuple(ds.frame_shape), lambda u: (lerp.predict(u) - lo) / (hi - lo), say
+            )
+        if heldout is not None:
+            model.cfg.metadata["heldout"] = jsonable(heldout)
+        if selection is not None:
+            model.cfg.metadata["selection"] = jsonable(selection.to_dict())
+        if heldout is not None or selection is not None:
+            model.save(job.out)
+    return PipelineResult(result, kind, selection, heldout)
+
+
 def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
     """Run ``hyperinr train`` for ``job``; ``say`` receives the lines a user should read."""
     from hyperinr_core.model.hyperinr import HyperINR
 
     device = pick_device(job.device)
     preset = preset_for(job.preset, device)
+    if job.teacher == "coordnet":
+        return _finish_from_file(job, coordnet_stages(job, preset, say), "coordnet", None, say)
+    if job.teacher == "none" and _over_memory(job):
+        return _finish_from_file(job, direct_stage(job), "none", None, say)
     out = Path(job.out)
     ckpt = check_outputs(out, job.force, job.resume)
     minutes = (
@@ -165,6 +211,17 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             selection.seconds = time.perf_counter() - t_sel
             say(selection.table())
             kind = selection.chosen
+            if kind == "coordnet":  # the one CoordNet path: teacher file, distillation set, the rest of the time
+                rest = replace(
+                    job,
+                    teacher="coordnet",
+                    minutes=None if clock.minutes is None else clock.left(),
+                    teacher_minutes=job.teacher_minutes
+                    if job.teacher_minutes is not None or clock.minutes is None
+                    else job.teacher_share * clock.minutes,
+                )
+                ds.close()
+                return _finish_from_file(rest, coordnet_stages(rest, preset, say), kind, selection, say)
         else:
             kind = job.teacher
         tb = TeacherBuild(
@@ -248,7 +305,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
         heldout = None
         if result.finished:
             heldout = _heldout(
-                ds, info, model, frames.shape[1:], build_teacher("lerp", frames, train_u, info, device), say
+                ds, info, model, frames.shape[1:], build_teacher("lerp", frames, train_u, info, device).predict, say
             )
             if heldout:
                 model.cfg.metadata["heldout"] = jsonable(heldout)

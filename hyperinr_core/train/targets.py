@@ -125,7 +125,7 @@ class MixedSampler:
     def shard(self, value: tuple[int, int]) -> None:
         self._shard = value
         for s in (self.gt, self.teacher):
-            if s is not None:
+            if s is not None and hasattr(s, "shard"):
                 s.shard = value
 
     def split(self, n_frames: int) -> tuple[int, int]:
@@ -150,7 +150,7 @@ class MixedSampler:
 
     def close(self) -> None:
         for s in (self.gt, self.teacher):
-            if s is not None:
+            if hasattr(s, "close"):
                 s.close()
 
 

@@ -86,3 +86,23 @@ def test_a_student_far_below_its_better_teacher_is_a_failed_test_not_a_verdict()
     assert not failed_test(broken, direct, teacher_psnr=19.0)  # the teacher itself is worse: a verdict
     v = decide("flow", 24.0, broken, direct, final_steps=400)
     assert v.failed and v.chosen == "flow"  # the teacher's own score stands in for its broken student
+
+
+def test_point_probe_scores_as_a_whole_frame_decode_when_it_takes_every_node():
+    from hyperinr_core.model.field_info import FieldInfo
+    from hyperinr_core.train.choose import point_probe
+    from hyperinr_core.train.distill import new_hyperinr
+    from hyperinr_core.train.presets import PRESETS
+    from hyperinr_core.train.selection import score_predictor
+    from hyperinr_core.train.student import hyperinr_predictor
+
+    info = FieldInfo(frame_shape=[5, 6, 7])
+    u = np.array([[0.0], [0.5], [1.0]])
+    model = new_hyperinr(info, PRESETS["tiny"], 3, u, seed=0)
+    rng = np.random.default_rng(1)
+    frames = rng.random((2, 5, 6, 7)).astype(np.float32)
+    at = np.array([[0.25], [0.8]])
+    whole = score_predictor("", hyperinr_predictor(model, (5, 6, 7), False), frames, at).psnr_mean
+    assert point_probe(frames, at, False, seed=0, n_points=10_000)(model) == pytest.approx(whole, abs=1e-4)
+    some = point_probe(frames, at, False, seed=0, n_points=60)(model)
+    assert abs(some - whole) < 1.5 and some != pytest.approx(whole, abs=1e-6)

@@ -251,3 +251,28 @@ def test_auto_picks_the_teacher_that_moves_the_blob(tmp_path, capsys):
     assert sel["chosen"] == "flow" and sel["n_val"] == 2
     assert rows["flow"]["psnr_mean"] > rows["lerp"]["psnr_mean"] + 3.0
     assert "beats LERP" in sel["verdict"] and "chosen: flow" in capsys.readouterr().out
+
+
+def test_every_teacher_goes_through_the_one_pipeline(tmp_path, capsys):
+    # --teacher coordnet: the teacher file and the distillation set, ground truth at the training frames,
+    # and the held-out check like every other teacher.
+    data = tiny_series(tmp_path / "s.h5", n_frames=9, stride=2)
+    out = tmp_path / "c.h5"
+    base = ["train", "--data", data, "--preset", "tiny", "--steps", "3", "--quiet"]
+    assert main(base + ["-o", str(out), "--teacher", "coordnet", "--teacher-steps", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out check" in printed and "hyperinr evaluate" in printed
+    meta = HyperINR.load(out).cfg.metadata
+    assert meta["teacher"] == "coordnet" and meta["trained"] == "distilled" and meta["gt_fraction"] == 0.5
+    assert "gap_db" in meta["heldout"] and (tmp_path / "c.teacher.h5").exists()
+    assert (tmp_path / "c.distill.h5").exists()
+    # --teacher none on frames over the memory budget: streamed from the file, not refused.
+    out2 = tmp_path / "n.h5"
+    big = tiny_series(tmp_path / "b.h5", n_frames=17, stride=2)  # 9 training frames of 1344 bytes
+    base[2] = big
+    assert main(base + ["-o", str(out2), "--teacher", "none", "--memory-budget", "7K"]) == 0
+    meta2 = HyperINR.load(out2).cfg.metadata
+    assert meta2["trained"] == "direct" and "heldout" in meta2
+    # auto on the same budget needs the frames in memory: a clear error naming the way out.
+    assert main(base + ["-o", str(tmp_path / "a.h5"), "--memory-budget", "7K"]) == 2
+    assert "coordnet or none stream frames" in capsys.readouterr().err
