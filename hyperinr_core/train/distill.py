@@ -25,15 +25,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hyperinr_core.device import pick_device
 from hyperinr_core.errors import FileFormatError, HyperINRError
 from hyperinr_core.model.coordnet import CoordNet
 from hyperinr_core.model.field_info import FieldInfo
 from hyperinr_core.model.mlp import MLPConfig, mlp_forward
 from hyperinr_core.model.positions import encoder_positions
 from hyperinr_core.model.training_encoder import TrainingEncoder
-from hyperinr_core.train.budget import Budget, resolve_budget, seeded_generator
-from hyperinr_core.train.checkpoint import read_checkpoint
+from hyperinr_core.train.budget import Budget, seeded_generator
 from hyperinr_core.train.distill_set import (
     DistillationSet,
     OnDemandSampler,
@@ -43,11 +41,9 @@ from hyperinr_core.train.distill_set import (
     open_distillation_set,
     teacher_fingerprint,
 )
-from hyperinr_core.train.fit import FitRun, fit
 from hyperinr_core.train.job import RunOptions
 from hyperinr_core.train.loop import TrainResult
-from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
-from hyperinr_core.train.presets import FitConfig, Preset, nvs_distill_samples, preset_for
+from hyperinr_core.train.presets import FitConfig, Preset, nvs_distill_samples
 from hyperinr_core.train.sampling import FrameSampler, frame_sampler
 from hyperinr_core.train.targets import MixedSampler
 
@@ -123,28 +119,23 @@ def distill(job: DistillJob) -> TrainResult:
     Under ``torchrun`` every process runs this; rank 0 builds the distillation set and writes the outputs,
     training is data-parallel.
     """
-    from hyperinr_core.data.dataset import open_dataset
     from hyperinr_core.model.hyperinr import HyperINR
-    from hyperinr_core.train.distributed import barrier, init_from_env, is_main_process
+    from hyperinr_core.train.distributed import barrier, is_main_process
+    from hyperinr_core.train.stage import open_stage
 
-    device = pick_device(job.device)
-    init_from_env(device)
-    main = is_main_process()
-    progress = job.progress and main
-    preset = preset_for(job.preset, device)
-    out = Path(job.out)
-    ckpt = check_outputs(out, job.force, job.resume)
     direct = job.teacher is None
     dset: DistillationSet | None = None
-    with open_dataset(job.data) as ds:
-        info = FieldInfo.from_dataset(ds)
+    with open_stage(job) as st:
+        device, preset, out, ckpt, ds, info = st.device, st.preset, st.out, st.ckpt, st.ds, st.info
+        main = is_main_process()
+        progress = job.progress and main
         train_u = ds.normalized_params()[ds.train_indices]
         teacher = None
         if not direct:
             teacher = CoordNet.load(job.teacher, device)
             teacher.info.check_compatible(ds, f"teacher {job.teacher}")
             teacher.requires_grad_(False)
-        resume_from = read_checkpoint(ckpt) if job.resume else None
+        resume_from = st.resume_from
         if resume_from is not None:
             model = HyperINR.load(ckpt)
             rec = resume_from.state.get("job", {})
@@ -173,7 +164,6 @@ def distill(job: DistillJob) -> TrainResult:
                     f"{{gt_fraction}} must lie in [0, 1], got {gt_fraction}", gt_fraction="gt_fraction"
                 )
         model.to(device)
-        gen = seeded_generator(job.seed)
         if direct:
             sampler: Any = frame_sampler(ds, device, job.seed, job.memory_budget, job.refresh_every)
         else:
@@ -215,54 +205,27 @@ def distill(job: DistillJob) -> TrainResult:
             if gt_fraction > 0.0:  # ground truth at the training frames, the teacher in between
                 gt = frame_sampler(ds, device, job.seed + 1, job.memory_budget, job.refresh_every)
                 sampler = MixedSampler(gt, sampler, gt_fraction)
-        budget = resolve_budget(
-            job.steps,
-            job.minutes,
-            preset.distill_steps,
-            preset.distill_minutes,
-            resume_from.state.get("budget") if resume_from else None,
-        )
+        budget = st.budget(preset.distill_steps, preset.distill_minutes)
         if job.deadline is not None and budget.minutes is not None:
             # Building the distillation set took time out of the pipeline's budget: train for what is left
             # (counted from the training time already spent when resuming), at least a minute.
             done = resume_from.state["seconds"] / 60.0 if resume_from else 0.0
             left = (job.deadline - time.time()) / 60.0
             budget = Budget(budget.steps, max(1.0, done + left))
-        record = {
-            "stage": "direct" if direct else "distill",
-            "data": os.path.abspath(job.data),
-            "teacher": None if direct else os.path.abspath(job.teacher),
-            "direct": direct,
-            "seed": job.seed,
-            "fit": jsonable(asdict(fit_cfg)),
-            "distill_samples": n_samples,
-            "gt_fraction": gt_fraction,
-            "preset": preset.name,
-        }
         try:
-            result = fit(
-                FitRun(
-                    "direct" if direct else "distill",
-                    list(model.parameters()),
-                    hyperinr_query(model, job.compile),
-                    sampler,
-                    fit_cfg,
-                    budget,
-                    gen,
-                    model.model_file,
-                    device,
-                    ds.is_image,
-                    ckpt,
-                    record,
-                    resume_from,
-                    job.checkpoint_every_s,
-                    job.checkpoint_every_steps,
-                    job.progress,
-                )
+            result = st.fit(
+                "direct" if direct else "distill",
+                model,
+                hyperinr_query(model, job.compile),
+                sampler,
+                fit_cfg,
+                budget,
+                teacher=None if direct else os.path.abspath(job.teacher),
+                direct=direct,
+                distill_samples=n_samples,
+                gt_fraction=gt_fraction,
             )
         finally:
-            if hasattr(sampler, "close"):
-                sampler.close()
             if dset is not None:
                 dset.close()
     model.cfg.metadata.update(
@@ -274,7 +237,7 @@ def distill(job: DistillJob) -> TrainResult:
             "train_seconds": round(result.seconds, 1),
         }
     )
-    finish_outputs(result, model.save, out, ckpt)
+    st.finish(result, model.save)
     return result
 
 
