@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from hyperinr_core.data.dataset_writer import write_dataset
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.field_info import FieldInfo
 from hyperinr_core.train.teachers import TEACHER_KINDS, LerpTeacher, ModelTeacher, Teacher
@@ -24,14 +21,13 @@ NETWORK_TEACHERS = ("coordnet", "hashinr")
 class TeacherBuild:
     """How to build a network teacher (coordnet, hashinr): budget, where the model goes, and options."""
 
-    out: str | None = None  # model file; None: a temporary file, removed after loading
+    out: str | None = None  # model file the teacher is saved to (None: kept in memory only)
     steps: int | None = None
     minutes: float | None = None
     preset: str | None = None
     seed: int = 0
     device: str | None = None
     progress: bool = True
-    data: str | None = None  # the dataset itself, when the frames are all of its training frames
 
 
 def build_teacher(
@@ -44,8 +40,7 @@ def build_teacher(
 ) -> Teacher | None:
     """A teacher of ``kind`` from ``frames (N, *frame_shape)`` (normalized) at ``params_u (N, D)``.
 
-    ``none`` returns None. Network teachers train on a dataset holding these frames (``build.data`` when
-    given, else a temporary one) within ``build``'s budget.
+    ``none`` returns None. Network teachers train on these frames in memory within ``build``'s budget.
     """
     if kind not in TEACHER_KINDS:
         raise HyperINRError(f"unknown teacher {kind!r} (choose auto, {', '.join(TEACHER_KINDS)})")
@@ -71,57 +66,57 @@ def build_teacher(
 def _network_teacher(
     kind: str, frames: np.ndarray, params_u: np.ndarray, info: FieldInfo, build: TeacherBuild
 ) -> Teacher:
-    from hyperinr_core.model.hashinr import HashINR
-    from hyperinr_core.train.hashinr_train import HashINRJob, train_hashinr
+    """A CoordNet or HashINR fitted to the frames in memory (normalized; its value range is ``info``'s);
+    saved to ``build.out`` when given."""
+    from dataclasses import replace
+
+    from hyperinr_core.device import pick_device
     from hyperinr_core.model.coordnet import CoordNet
-    from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
+    from hyperinr_core.model.hashinr import HashINR, HashINRConfig
+    from hyperinr_core.train.budget import Budget, seeded_generator
+    from hyperinr_core.train.fit import FitRun, fit
+    from hyperinr_core.train.presets import preset_for
+    from hyperinr_core.train.targets import in_memory_sampler
 
     if build.steps is None and build.minutes is None:
         raise HyperINRError(f"a {kind} teacher needs a budget in steps or minutes")
-    with tempfile.TemporaryDirectory(prefix="hyperinr-teacher-") as tmp:
-        data = build.data or _write_frames(os.path.join(tmp, "fit.h5"), frames, params_u, info)
-        out = build.out or os.path.join(tmp, f"{kind}.h5")
-        common = dict(
-            data=data,
-            out=out,
-            preset=build.preset,
-            steps=build.steps,
-            minutes=build.minutes,
-            seed=build.seed,
-            device=build.device,
-            force=True,
-            progress=build.progress,
+    device = pick_device(build.device)
+    preset = preset_for(build.preset, device)
+    is_image = info.n_space_dims == 2
+    if kind == "coordnet":
+        torch.manual_seed(build.seed)
+        cfg = replace(
+            preset.teacher, n_input_dims=info.n_param_dims + info.n_space_dims, n_output_dims=info.n_channels
         )
-        if kind == "coordnet":
-            train_teacher(TeacherJob(**common))
-            model = CoordNet.load(out, build.device)
-        else:
-            train_hashinr(HashINRJob(**common))
-            model = HashINR.load(out, build.device)
+        model, fit_cfg = CoordNet(cfg, info), preset.teacher_fit
+    else:
+        model = HashINR(HashINRConfig(), info, generator=seeded_generator(build.seed + 7))
+        fit_cfg = preset.distill_fit
+    model.to(device)
+    sampler = in_memory_sampler(frames, params_u, is_image, device, build.seed)
+    try:
+        fit(FitRun(
+            f"{kind} teacher",
+            list(model.parameters()),
+            model.query,
+            sampler,
+            fit_cfg,
+            Budget(build.steps, build.minutes),
+            seeded_generator(build.seed),
+            model.model_file,
+            device,
+            is_image,
+            None,
+            {},
+            progress=build.progress,
+        ))
+    finally:
+        sampler.close()
     model.eval()
-    # The teacher normalizes by the value range of the frames it saw; map its output to ``info``'s.
-    (tlo, thi), (lo, hi) = model.info.value_range, info.value_range
-    a, b = (thi - tlo) / (hi - lo), (tlo - lo) / (hi - lo)
+    if build.out:
+        model.save(build.out)
 
     def predict_grid(u: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        return model.predict_grid(u, shape) * np.float32(a) + np.float32(b)
+        return model.predict_grid(u, shape)
 
-    return ModelTeacher(kind, predict_grid, tuple(info.frame_shape), info.n_space_dims == 2)
-
-
-def _write_frames(path: str, frames: np.ndarray, params_u: np.ndarray, info: FieldInfo) -> str:
-    """A dataset file holding ``frames`` (all training) in data units, for a network teacher to fit."""
-    lo, hi = info.value_range
-    lo_p, hi_p = np.asarray(info.param_lo), np.asarray(info.param_hi)
-    params = lo_p + np.asarray(params_u) * (hi_p - lo_p)
-    write_dataset(
-        path,
-        info.task,
-        info.param_names,
-        info.param_lo,
-        info.param_hi,
-        params,
-        (f * (hi - lo) + lo for f in frames),
-        train_mask=np.ones(len(frames), bool),
-    )
-    return path
+    return ModelTeacher(kind, predict_grid, tuple(info.frame_shape), is_image)

@@ -236,7 +236,6 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             seed=job.seed,
             device=job.device,
             progress=job.progress,
-            data=job.data,
         )
         t0 = time.perf_counter()
         teacher = build_teacher(kind, frames, train_u, info, device, tb)

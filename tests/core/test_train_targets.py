@@ -276,3 +276,12 @@ def test_every_teacher_goes_through_the_one_pipeline(tmp_path, capsys):
     # auto on the same budget needs the frames in memory: a clear error naming the way out.
     assert main(base + ["-o", str(tmp_path / "a.h5"), "--memory-budget", "7K"]) == 2
     assert "coordnet or none stream frames" in capsys.readouterr().err
+
+
+def test_auto_with_a_network_candidate_trains_it_in_memory(tmp_path, capsys):
+    data = tiny_series(tmp_path / "s.h5", n_frames=13, stride=2)
+    out = tmp_path / "m.h5"
+    args = ["train", "--data", data, "-o", str(out), "--preset", "tiny", "--steps", "8", "--quiet"]
+    assert main(args + ["--candidates", "hashinr,lerp,none"]) == 0
+    rows = {r["name"]: r for r in HyperINR.load(out).cfg.metadata["selection"]["rows"]}
+    assert "hashinr" in rows and np.isfinite(rows["hashinr"]["psnr_mean"])
