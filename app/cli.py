@@ -7,6 +7,7 @@ file) print one line and exit with code 2; Ctrl-C exits with 130 after the comma
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -93,6 +94,14 @@ def join_dash_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the command started (while its modules load): nothing to clean up
+        print("hyperinr: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else list(argv)))
     if not getattr(args, "func", None):
@@ -101,11 +110,29 @@ def main(argv: list[str] | None = None) -> int:
     from hyperinr_core.errors import HyperINRError
 
     previous = _term_as_interrupt()
+    hooks = sys.unraisablehook, sys.excepthook
+    sys.unraisablehook, sys.excepthook = _quiet_hdf5_teardown, _quiet_hdf5_dealloc
     try:
         apply_backend(args)
         return int(args.func(args) or 0)
     except HyperINRError as exc:
         print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) and "errno = 27" not in str(exc) and (
+            "errno = 28" not in str(exc)
+        ):
+            raise
+        out = getattr(args, "out", None)
+        print(
+            f"hyperinr {args.command}: error: {out or 'output'}: could not be written: the disk is full (or "
+            "a file-size limit was reached); no partial file is left under that name",
+            file=sys.stderr,
+        )
+        if argv is None:  # HDF5 tears down badly after a failed write: end here, outputs already cleaned up
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(2)
         return 2
     except KeyboardInterrupt:
         hint = " (run the same command with --resume to continue)" if hasattr(args, "resume") else ""
@@ -114,10 +141,27 @@ def main(argv: list[str] | None = None) -> int:
             _exit_past_compiles(130)
         return 130
     finally:
+        sys.unraisablehook, sys.excepthook = hooks
         if previous is not None:
             import signal
 
             signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_hdf5_teardown(unraisable) -> None:
+    """h5py reports, as "Exception ignored", every handle it cannot release after a failed write (a full
+    disk); the command has said what happened in one line."""
+    if "h5py" in repr(getattr(unraisable, "object", "")) or "h5py" in str(unraisable.exc_value):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def _quiet_hdf5_dealloc(kind, value, tb) -> None:
+    """The traceback h5py's handles print (through ``sys.excepthook``) when HDF5 cannot release them after
+    a failed write; anything else goes to the usual hook."""
+    if isinstance(value, RuntimeError) and "decrement id ref count" in str(value):
+        return
+    sys.__excepthook__(kind, value, tb)
 
 
 def _exit_past_compiles(code: int) -> None:

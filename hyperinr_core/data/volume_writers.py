@@ -51,6 +51,14 @@ class VolumeWriter:
         os.close(fd)
         self.tmp = Path(tmp)
         self._sidecar_tmp: Path | None = None
+        try:
+            self._open()
+        except BaseException:  # a full disk, a bad shape, Ctrl-C: no temporary stays behind
+            self.abort()
+            raise
+
+    def _open(self) -> None:
+        """Open the temporary file (subclasses)."""
 
     @property
     def n(self) -> int:
@@ -107,8 +115,7 @@ class VolumeWriter:
 
 
 class NpyWriter(VolumeWriter):
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def _open(self) -> None:
         full = self.shape if self.n == 1 else (self.n, *self.shape)
         self._mm = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=full)
 
@@ -125,8 +132,7 @@ class NpyWriter(VolumeWriter):
 
 
 class RawWriter(VolumeWriter):
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def _open(self) -> None:
         self._f = open(self.tmp, "wb")
 
     def _write(self, k, frame):
@@ -139,7 +145,8 @@ class RawWriter(VolumeWriter):
         self._write_sidecar(self.path.with_name(self.path.name + ".json"), meta)
 
     def abort(self):
-        self._f.close()
+        if getattr(self, "_f", None) is not None:
+            self._f.close()
         super().abort()
 
 
@@ -157,24 +164,36 @@ class _FileWriter(VolumeWriter):
             self._data[...] = frame
 
     def _finish(self):
-        self._file.close()
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except BaseException:
+            _forget(file)
+            raise
 
     def abort(self):
-        try:
-            if self._file is not None:
-                self._file.close()
-        except Exception:  # pragma: no cover - already closed
-            pass
-        super().abort()
+        super().abort()  # the temporary goes first, whatever closing the file does
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except Exception:  # noqa: BLE001 - a write error already reported
+                _forget(file)
+
+
+def _forget(file) -> None:
+    """A file whose close failed (a full disk) is never closed again: HDF5 crashes on a second try, and
+    h5netcdf's ``__del__`` would make it at exit. Its temporary is already gone."""
+    if hasattr(file, "_closed"):  # h5netcdf.File: the flag its close() and __del__ check
+        file._closed = True
 
 
 class VtkHdfWriter(_FileWriter):
     """VTKHDF 2.0 ImageData: the unit cube, node-centred; a sweep as a temporal file (``Steps``)."""
 
-    def __init__(self, *args, **kw):
+    def _open(self) -> None:
         import h5py
 
-        super().__init__(*args, **kw)
         z, y, x = self.shape
         self._file = h5py.File(self.tmp, "w")
         root = self._file.create_group("VTKHDF")
@@ -202,10 +221,9 @@ class VtkHdfWriter(_FileWriter):
 class NetCDFWriter(_FileWriter):
     """NetCDF-4 / CF-1.8 through h5netcdf: one variable, its grid and (for a sweep) parameter coordinates."""
 
-    def __init__(self, *args, **kw):
+    def _open(self) -> None:
         import h5netcdf
 
-        super().__init__(*args, **kw)
         z, y, x = self.shape
         self._file = nc = h5netcdf.File(self.tmp, "w")
         nc.attrs["Conventions"] = "CF-1.8"
