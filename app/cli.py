@@ -11,6 +11,7 @@ import errno
 import importlib
 import os
 import sys
+import time
 
 # Subcommand modules in help order. A module that is not present in this build is skipped.
 COMMAND_MODULES = (
@@ -102,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    started = time.time()  # a --minutes budget counts from here: loading data and modules is part of it
     parser = build_parser()
     args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else list(argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    args.started = started
     from hyperinr_core.errors import HyperINRError
 
     previous = _term_as_interrupt()

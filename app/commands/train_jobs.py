@@ -151,6 +151,7 @@ def pipeline_job(args: argparse.Namespace):
         compile=args.compile,
         distill_set=args.distill_set,
         on_demand=args.on_demand,
+        started=getattr(args, "started", None),
     )
 
 

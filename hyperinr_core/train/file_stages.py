@@ -46,7 +46,7 @@ def coordnet_stages(job, preset, say) -> TrainResult:
     from hyperinr_core.train.coordnet_teacher import TeacherJob, train_teacher
     from hyperinr_core.train.distill import DistillJob, distill
 
-    t0 = time.time()
+    t0 = job.started or time.time()
     out = Path(job.out)
     teacher_out = teacher_path(out, job.teacher_out)
     if out.exists() and not job.force:

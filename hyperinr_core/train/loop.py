@@ -192,8 +192,8 @@ class TrainLoop:
         interrupted = False
         try:
             with _SigintFlag() as sigint:
+                t0 = time.perf_counter()
                 while not self.budget.done(self.step, self.seconds):
-                    t0 = time.perf_counter()
                     lr = self.schedule(self.budget.fraction(self.step, self.seconds))
                     for g in self.optimizer.param_groups:
                         g["lr"] = lr
@@ -212,8 +212,12 @@ class TrainLoop:
                             self.losses.append((s, val))
                             recent = (recent + [val])[-5:]
                         pending.clear()
-                    self.seconds += time.perf_counter() - t0
                     retune_threads()  # other processes come and go during a long run
+                    # A time budget is wall time: the whole iteration counts (step, thread retuning, progress
+                    # bar), only checkpoint writes do not.
+                    now = time.perf_counter()
+                    self.seconds += now - t0
+                    t0 = now
                     if distributed:  # rank 0's clock and anyone's Ctrl-C: all ranks decide alike
                         self.seconds, stop = sync_control(self.seconds, sigint.hit, self.dist.rank)
                         sigint.hit = sigint.hit or stop
@@ -234,6 +238,7 @@ class TrainLoop:
                         self._flush(pending)
                         self.save_checkpoint()
                         last_ckpt_s, last_ckpt_step = self.seconds, self.step
+                        t0 = time.perf_counter()
                     if sigint.hit:
                         interrupted = True
                         break

@@ -57,6 +57,7 @@ class PipelineJob(RunOptions):
     compile: bool = False
     distill_set: str | None = None  # coordnet: the distillation-set file (default OUT.distill.h5)
     on_demand: bool = False  # coordnet: teacher outputs per batch instead of a distillation set
+    started: float | None = None  # time.time() the command started (a time budget counts from there)
     select_share: float = 0.15
     network_share: float = 0.04
     teacher_share: float = 0.08
@@ -76,8 +77,8 @@ class PipelineResult:
 class _Clock:
     """The pipeline's budget: minutes left until the deadline, or steps when the budget is in steps."""
 
-    def __init__(self, minutes: float | None, steps: int | None):
-        self.t0, self.minutes, self.steps = time.time(), minutes, steps
+    def __init__(self, minutes: float | None, steps: int | None, started: float | None = None):
+        self.t0, self.minutes, self.steps = started or time.time(), minutes, steps
 
     def left(self) -> float:
         return self.minutes - (time.time() - self.t0) / 60.0
@@ -112,6 +113,14 @@ def _size(n: int) -> str:
         if n >= div:
             return f"{n / div:.1f} {unit}"
     return f"{n} bytes"
+
+
+def _reserve_minutes(ds, total: float) -> float:
+    """Minutes kept back from the distillation for what follows it: the held-out check (a generate, a decode
+    and LERP per report frame, about 0.6 s per 64^3 frame on 2 cores) and writing the model."""
+    n = min(MAX_REPORT_FRAMES, len(ds.test_indices))
+    seconds = 3.0 + 0.6 * n * int(np.prod(ds.frame_shape)) / 64**3
+    return min(seconds / 60.0, 0.1 * total)
 
 
 def _heldout(ds, info, model, frames_shape, lerp_predict, say) -> dict | None:
@@ -188,7 +197,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
     steps = job.steps if job.steps is not None else (None if minutes is not None else preset.distill_steps)
     if minutes is None and steps is None:
         raise HyperINRError("the training budget needs steps or minutes")
-    clock = _Clock(minutes, steps)
+    clock = _Clock(minutes, steps, job.started)
     quiet = (lambda *_: None) if not job.progress else say
     with open_dataset(job.data) as ds:
         info = FieldInfo.from_dataset(ds)
@@ -257,7 +266,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             # already spent when resuming); leave a little for the held-out check (a tenth of a short
             # budget, at most half a minute). A budget is a promise: no minimum stretches it.
             done = resume_from.state["seconds"] / 60.0 if resume_from else 0.0
-            reserve = min(0.5, 0.03 * clock.minutes)
+            reserve = _reserve_minutes(ds, clock.minutes)
             budget = Budget(None, max(1.0 / 60.0, done + clock.left() - reserve))
         else:
             budget = Budget(clock.steps, None)
