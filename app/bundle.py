@@ -4,7 +4,7 @@ file, or a dataset (shown as ground truth beside the model's prediction and LERP
 A bundle is a JSON manifest; paths in it are relative to the manifest::
 
     {"format": "hyperinr-bundle", "version": 1, "title": "...",
-     "model": "demo_tgv.h5", "shadow_model": "demo_tgv_shadow.h5", "transfer_function": "demo_tf.json"}
+     "model": "demo_tgv.hinr", "shadow_model": "demo_tgv_shadow.hinr", "transfer_function": "demo_tf.json"}
 """
 
 from __future__ import annotations

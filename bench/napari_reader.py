@@ -28,7 +28,7 @@ def run(repeats: int = 20, compile: bool = True, model: str | None = None, warmu
 
     if threads:
         torch.set_num_threads(int(threads))
-    path = Path(model) if model else Path(__file__).resolve().parents[1] / "assets" / "demo_tgv.h5"
+    path = Path(model) if model else Path(__file__).resolve().parents[1] / "assets" / "demo_tgv.hinr"
     decoder = make_decoder(compile=compile)
     out: dict = {"benchmark": "napari_reader", "model": path.name, "compiled": compile,
                  "machine": machine_info(), "cases": {}}

@@ -52,11 +52,11 @@ def test_an_unavailable_backend_is_one_line_exit_2_before_any_work(tmp_path):
 
     out = tmp_path / "x.png"
     for args, env in (
-        (("render", "--model", "assets/demo_tgv.h5", "--device", "cpu", "--backend", "tcnn", "--out", str(out)),
+        (("render", "--model", "assets/demo_tgv.hinr", "--device", "cpu", "--backend", "tcnn", "--out", str(out)),
          None),
         (("train", "--data", "missing.h5", "-o", str(tmp_path / "m.h5"), "--device", "cpu", "--backend",
           "triton"), None),
-        (("export-frame", "--model", "assets/demo_tgv.h5", "--out", str(out)),
+        (("export-frame", "--model", "assets/demo_tgv.hinr", "--out", str(out)),
          dict(os.environ, HYPERINR_BACKEND="fastest")),
     ):
         r = run_cli(*args, env=env)

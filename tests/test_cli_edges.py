@@ -12,7 +12,7 @@ import pytest
 from hyperinr_app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = str(ROOT / "assets" / "demo_tgv.h5")
+MODEL = str(ROOT / "assets" / "demo_tgv.hinr")
 BUNDLE = str(ROOT / "assets" / "demo.json")
 MISSING = "/nonexistent/model.h5"  # a command that did work before checking its output would name this
 
@@ -326,11 +326,11 @@ def test_a_light_outside_the_docks_ranges_is_refused_everywhere(tmp_path):
 
     out = tmp_path / "x.png"
     commands = [
-        [sys.executable, "-m", "hyperinr_app.cli", "render", "--model", "assets/demo_tgv.h5", "--light", "999,999",
+        [sys.executable, "-m", "hyperinr_app.cli", "render", "--model", "assets/demo_tgv.hinr", "--light", "999,999",
          "--out", str(out)],
-        [sys.executable, "-m", "hyperinr_app.cli", "export-frame", "--model", "assets/demo_tgv.h5", "--light",
+        [sys.executable, "-m", "hyperinr_app.cli", "export-frame", "--model", "assets/demo_tgv.hinr", "--light",
          "10,200", "--out", str(out)],
-        [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.h5",
+        [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.hinr",
          "--light=-5,40", "--sweep", "azimuth", "--range", "0,90", "--frames", "2", "--out", str(tmp_path / "a.mp4")],
         [sys.executable, "-m", "hyperinr_app.explorer_main", "--light", "999,999", "--screenshot", str(out)],
     ]
@@ -355,7 +355,7 @@ def test_render_and_exports_refuse_to_replace_an_output_without_force(tmp_path):
     folder.mkdir()
     (folder / "keep.txt").write_text("old")
     base = [sys.executable, "-m", "hyperinr_app.cli"]
-    model = ["--model", "assets/demo_tgv.h5"]
+    model = ["--model", "assets/demo_tgv.hinr"]
     anim = ["export-animation", *model, "--sweep", "azimuth", "--range", "0,10", "--frames", "2", "--size",
             "32x24", "--spp", "1"]
     for cmd in (["render", *model, "--out", str(png)], ["export-frame", *model, "--out", str(png)],
@@ -376,13 +376,13 @@ def test_a_scalar_model_given_as_the_shadow_model_is_refused_at_load(tmp_path):
 
     for cmd in ("render", "export-frame"):
         r = subprocess.run(
-            [sys.executable, "-m", "hyperinr_app.cli", cmd, "--model", "assets/demo_tgv.h5", "--shadow-model",
-             "assets/demo_tgv.h5", "--shadow", "field", "--out", str(tmp_path / f"{cmd}.png")],
+            [sys.executable, "-m", "hyperinr_app.cli", cmd, "--model", "assets/demo_tgv.hinr", "--shadow-model",
+             "assets/demo_tgv.hinr", "--shadow", "field", "--out", str(tmp_path / f"{cmd}.png")],
             capture_output=True, text=True, timeout=300,
         )
         assert r.returncode == 2, r.stderr
         err = r.stderr.strip().splitlines()[-1]
-        assert "demo_tgv.h5: not a shadow model" in err and "azimuth" in err, r.stderr
+        assert "demo_tgv.hinr: not a shadow model" in err and "azimuth" in err, r.stderr
         assert "Traceback" not in r.stderr and not (tmp_path / f"{cmd}.png").exists()
 
 
@@ -396,7 +396,7 @@ def test_a_signal_during_a_png_folder_export_leaves_nothing_and_exits_130(tmp_pa
 
     out = tmp_path / "frames"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.h5", "--sweep",
+        [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.hinr", "--sweep",
          "azimuth", "--range", "0,90", "--frames", "400", "--size", "64x48", "--spp", "1", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -417,7 +417,7 @@ def test_help_and_argument_texts_a_new_user_reads(capsys):
     the pipeline train runs, and lists every benchmark with what it measures."""
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "hyperinr_app.cli", "export-frame", "--model", "assets/demo_tgv.h5",
+    r = subprocess.run([sys.executable, "-m", "hyperinr_app.cli", "export-frame", "--model", "assets/demo_tgv.hinr",
                         "--size", "-100x50", "--out", "never.png"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--size '-100x50'" in r.stderr and "expected one argument" not in r.stderr
     for cmd in (["export-frame", "--help"], ["export-animation", "--help"]):
@@ -439,7 +439,7 @@ def test_help_and_argument_texts_a_new_user_reads(capsys):
 
 def test_data_demo_shadows_takes_o_force_and_quiet(tmp_path, capsys):
     out = tmp_path / "sh.h5"
-    args = ["data", "demo", "shadows", "--model", "assets/demo_tgv.h5", "--param", "t=6", "--lights", "4",
+    args = ["data", "demo", "shadows", "--model", "assets/demo_tgv.hinr", "--param", "t=6", "--lights", "4",
             "--resolution", "6", "-o", str(out), "--quiet"]
     assert main(args) == 0 and out.exists()
     assert "shadow volumes:" not in capsys.readouterr().err  # no progress bar

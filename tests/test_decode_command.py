@@ -11,7 +11,7 @@ import pytest
 from hyperinr_app.cli import main
 from hyperinr_core import HyperINR
 
-MODEL = "assets/demo_tgv.h5"
+MODEL = "assets/demo_tgv.hinr"
 
 
 def _expected(theta, shape):

@@ -151,7 +151,7 @@ def test_damaged_model_files_load_or_give_one_clear_error(tmp_path):
     problems, loaded, refused = check_cases(
         tmp_path,
         "model",
-        ASSETS / "demo_tgv.h5",
+        ASSETS / "demo_tgv.hinr",
         80,
         seed=1,
         loaders=[("cli", cli_model), ("explorer", explorer)],
@@ -174,7 +174,7 @@ def test_damaged_dataset_files_load_or_give_one_clear_error(tmp_path, tiny_datas
 
 
 @pytest.mark.parametrize(
-    ("member", "n"), [("demo.json", 20), ("demo_tf.json", 20), ("demo_tgv_shadow.h5", 30)]
+    ("member", "n"), [("demo.json", 20), ("demo_tf.json", 20), ("demo_tgv_shadow.hinr", 30)]
 )
 def test_damaged_bundles_load_or_give_one_clear_error(tmp_path, member, n):
     """One file of the demo bundle damaged at a time; the error names that file."""

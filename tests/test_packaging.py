@@ -79,7 +79,7 @@ def test_the_wheel_installs_only_hyperinr_names_with_their_data(wheel):
         "hyperinr_assets",
     }
     assert "hyperinr_shaders/pt_trace.frag.glsl" in names
-    assert "hyperinr_assets/demo.json" in names and "hyperinr_assets/demo_tgv.h5" in names
+    assert "hyperinr_assets/demo.json" in names and "hyperinr_assets/demo_tgv.hinr" in names
     assert "hyperinr_core/train/pipeline.py" in names and "hyperinr_app/gui/main_window.py" in names
     (ep,) = [n for n in names if n.endswith("entry_points.txt")]
     text = wheel.read(ep).decode()

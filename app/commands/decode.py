@@ -24,11 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decode", help="write a model's volume at a parameter (or a sweep) to .npy/.raw/.vtkhdf/.nc",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n"
-                       "  hyperinr decode --model assets/demo_tgv.h5 --param t=3.5 --resolution 128 -o t35.vtkhdf\n"
-                       "  hyperinr decode --model assets/demo_tgv.h5 --sweep t=0:10:0.25 -o series.vtkhdf\n"
+                       "  hyperinr decode --model assets/demo_tgv.hinr --param t=3.5 --resolution 128 -o t35.vtkhdf\n"
+                       "  hyperinr decode --model assets/demo_tgv.hinr --sweep t=0:10:0.25 -o series.vtkhdf\n"
                        "  hyperinr decode --bundle assets/demo.json --shadow --param t=6 --light 60,40 -o s.npy")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", metavar="M.h5", help="HyperINR model file")
+    src.add_argument("--model", metavar="M.hinr", help="HyperINR model file")
     src.add_argument("--bundle", metavar="B.json", help="bundle manifest: its scalar model (or with --shadow, "
                      "its shadow model)")
     p.add_argument("--shadow", action="store_true", help="with --bundle: decode its shadow model")

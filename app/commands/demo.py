@@ -90,9 +90,9 @@ def run_build(args: argparse.Namespace) -> int:
     data = work / "tgv.h5"
     if not data.exists():
         _step("data", ["data", "demo", "tgv", "-o", str(data)] + threads)
-    model = work / "demo_tgv.h5"
+    model = work / "demo_tgv.hinr"
     if not model.exists():
-        resume = ["--resume"] if _has_checkpoint(model) or (work / "demo_tgv.teacher.h5").exists() else []
+        resume = ["--resume"] if _has_checkpoint(model) or (work / "demo_tgv.teacher.hinr").exists() else []
         _step(
             "scalar HyperINR",
             [
@@ -139,7 +139,7 @@ def run_build(args: argparse.Namespace) -> int:
                 str(shadows),
             ],
         )
-    shadow_model = work / "demo_tgv_shadow.h5"
+    shadow_model = work / "demo_tgv_shadow.hinr"
     if not shadow_model.exists():
         resume = ["--resume"] if _has_checkpoint(shadow_model) else []
         _step(
@@ -172,8 +172,8 @@ def write_bundle(out_dir: Path, model: Path, shadow_model: Path, tf_path: Path) 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     names = {
-        "model": "demo_tgv.h5",
-        "shadow_model": "demo_tgv_shadow.h5",
+        "model": "demo_tgv.hinr",
+        "shadow_model": "demo_tgv_shadow.hinr",
         "transfer_function": "demo_tf.json",
     }
     HyperINR.load(model).save(out_dir / names["model"], encoder_dtype="float16")

@@ -21,8 +21,8 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  hyperinr data demo nvs --data tgv.h5 --frame 80 -o tgv_views.h5\n"
-        "  hyperinr data demo nvs --model tgv_model.h5 --param t=7.5 --views 50 --size 128 -o views.h5\n"
-        "  hyperinr train --data tgv_views.h5 -o nvs_model.h5",
+        "  hyperinr data demo nvs --model tgv_model.hinr --param t=7.5 --views 50 --size 128 -o views.h5\n"
+        "  hyperinr train --data tgv_views.h5 -o nvs_model.hinr",
     )
     add_source_args(p, required=True)
     p.set_defaults(frame=None)

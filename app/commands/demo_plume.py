@@ -26,7 +26,7 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  hyperinr data demo plume -o plume.h5\n"
         "  hyperinr data demo plume --resolution 32 --frames 50 --seed 3 -o small_plume.h5\n"
-        "  hyperinr train --data plume.h5 -o plume_model.h5",
+        "  hyperinr train --data plume.h5 -o plume_model.hinr",
     )
     p.add_argument(
         "-o", "--out", default="plume.h5", metavar="F.h5", help="output dataset (default plume.h5)"

@@ -37,7 +37,7 @@ def register(demo_sub: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0].replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-        "  hyperinr data demo shadows --model assets/demo_tgv.h5 --param t=6 --out shadows.h5\n"
+        "  hyperinr data demo shadows --model assets/demo_tgv.hinr --param t=6 --out shadows.h5\n"
         "  hyperinr data demo shadows --data plume.h5 --frame 60 --train-lights 16 \\\n"
         "      --azimuth-range 0,180 --polar-range 20,90 --out sparse_shadows.h5\n"
         "sparse lights (--train-lights K): K well-spread training lights, the other --lights (default 3K)\n"

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "training frames and, if given, of the teacher; prints a table, optionally writes JSON and a plot.",
     )
     p.add_argument(
-        "--model", required=True, metavar="M.h5", help="HyperINR (or HashINR / CoordNet) model file"
+        "--model", required=True, metavar="M.hinr", help="HyperINR (or HashINR / CoordNet) model file"
     )
     p.add_argument("--data", required=True, metavar="D.h5", help="dataset file the model was trained on")
     p.add_argument("--teacher", metavar="T.h5", help="also score this CoordNet teacher")

@@ -1,9 +1,9 @@
 """``hyperinr train-teacher``, ``hyperinr distill`` and ``hyperinr train`` (the whole pipeline).
 
 - ``train-teacher --data D -o T.h5``: fit the CoordNet teacher to the training frames.
-- ``distill --teacher T.h5 --data D -o M.h5``: build (or reuse) the distillation set and train a HyperINR
+- ``distill --teacher T.hinr --data D -o M.hinr``: build (or reuse) the distillation set and train a HyperINR
   on it; ``--direct`` trains on the data without a teacher.
-- ``train --data D -o M.h5``: the whole pipeline within one budget: a teacher (by default chosen by
+- ``train --data D -o M.hinr``: the whole pipeline within one budget: a teacher (by default chosen by
   validation against LERP), teacher frames between the training frames, the HyperINR, a held-out check
   (``--direct`` skips the teacher; ``--baseline hashinr`` trains the HashINR baseline instead).
 
@@ -44,7 +44,7 @@ def _common(
     minutes_help: str = "training budget in minutes",
 ) -> None:
     p.add_argument("--data", required=True, metavar="D.h5", help="dataset file (hyperinr data import/demo)")
-    p.add_argument("-o", "--out", required=True, metavar="OUT.h5", help=out_help)
+    p.add_argument("-o", "--out", required=True, metavar="OUT.hinr", help=out_help)
     p.add_argument(
         "--preset",
         choices=("cpu", "paper", "tiny", "demo", "demo-shadow"),
@@ -162,14 +162,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "baseline instead.", 100),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-        "  hyperinr data demo tgv -o tgv.h5 && hyperinr train --data tgv.h5 -o tgv_model.h5\n"
-        "  hyperinr train --data tgv.h5 -o tgv_model.h5 --resume   # after Ctrl-C\n"
-        "  hyperinr train --data tgv.h5 -o hash.h5 --baseline hashinr --minutes 5\n"
-        "  hyperinr evaluate --model tgv_model.h5 --data tgv.h5 --teacher tgv_model.teacher.h5",
+        "  hyperinr data demo tgv -o tgv.h5 && hyperinr train --data tgv.h5 -o tgv_model.hinr\n"
+        "  hyperinr train --data tgv.h5 -o tgv_model.hinr --resume   # after Ctrl-C\n"
+        "  hyperinr train --data tgv.h5 -o hash.hinr --baseline hashinr --minutes 5\n"
+        "  hyperinr evaluate --model tgv_model.hinr --data tgv.h5 --teacher tgv_model.teacher.hinr",
     )
     _common(
         p,
-        "model file to write (the teacher goes to OUT.teacher.h5)",
+        "model file to write (.hinr; a CoordNet or HashINR teacher goes beside it, OUT.teacher.hinr)",
         "distillation budget in steps (the teacher's: --teacher-steps)",
         "total budget of the pipeline in minutes (default: the preset's; cpu: 27)",
     )
@@ -191,7 +191,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--teacher none)"
     )
     p.add_argument("--baseline", choices=("hashinr",), help="train a baseline model instead of a HyperINR")
-    p.add_argument("--teacher-out", metavar="T.h5", help="where the teacher goes (default OUT.teacher.h5)")
+    p.add_argument("--teacher-out", metavar="T.hinr", help="where the teacher goes (default OUT.teacher.hinr beside OUT.hinr)")
     p.add_argument("--teacher-steps", type=int, metavar="N", help="teacher budget in steps")
     p.add_argument("--teacher-minutes", type=float, metavar="M", help="teacher budget in minutes")
     _distill_opts(p)

@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
             self,
             "Open model, bundle or dataset",
             self.saved.last_dir(),
-            "HyperINR files (*.h5 *.json);;All files (*)",
+            "HyperINR files (*.hinr *.h5 *.json);;All files (*)",
         )
         if path:
             self.open_path(path)

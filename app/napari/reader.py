@@ -45,7 +45,8 @@ def _classify(path) -> tuple[str, object] | None:
         if len(path) != 1:
             return None
         path = path[0]
-    if not isinstance(path, (str, os.PathLike)) or Path(path).suffix.lower() not in (".h5", ".hdf5", ".json"):
+    suffixes = (".hinr", ".h5", ".hdf5", ".json")
+    if not isinstance(path, (str, os.PathLike)) or Path(path).suffix.lower() not in suffixes:
         return None
     try:
         kind, obj = open_any(path)

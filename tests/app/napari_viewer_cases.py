@@ -10,7 +10,7 @@ import pytest
 napari = pytest.importorskip("napari", reason="napari is not installed (pip install '.[napari]')")
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-DEMO = ASSETS / "demo_tgv.h5"
+DEMO = ASSETS / "demo_tgv.hinr"
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +48,10 @@ def test_napari_opens_the_demo_and_the_dims_slider_generates_timesteps(make_napa
     from napari.settings import get_settings
 
     viewer = make_napari_viewer()
-    # `napari assets/demo_tgv.h5`: napari's builtin (imageio) reader claims *.h5 too, so napari asks once
-    # which reader to use; "remember" stores the choice as below (`napari --plugin hyperinr-explorer` skips
-    # the question). No plugin is named here: napari picks the reader as its command line does.
-    monkeypatch.setattr(get_settings().plugins, "extension2reader", {"*.h5": "hyperinr-explorer"})
+    # `napari assets/demo_tgv.hinr`: no plugin named and no stored reader choice, as napari's command line
+    # opens it. Only this plugin claims *.hinr, so napari asks nothing (with several readers it would raise
+    # MultipleReaderError here, where the command line shows a dialog).
+    monkeypatch.setattr(get_settings().plugins, "extension2reader", {})
     layers = viewer.open(str(DEMO), plugin=None)
     assert len(layers) == 1
     layer = layers[0]
@@ -121,7 +121,7 @@ def test_bundle_adds_the_shadow_layer(make_napari_viewer):
     assert shadow.data.fixed == {"azimuth": 120.0, "polar": 30.0}
     viewer.dims.set_current_step(0, 20)
     z = viewer.dims.current_step[1]
-    sm = HyperINR.load(ASSETS / "demo_tgv_shadow.h5")
+    sm = HyperINR.load(ASSETS / "demo_tgv_shadow.hinr")
     inr = sm.generate([20 * 10 / 79, 120.0, 30.0])
     ref = inr.to_data_units(inr.sample_grid(64).clamp(0.0, 1.0)).numpy()
     np.testing.assert_allclose(np.asarray(shadow.data[20, z]), ref[z], atol=1e-5)
@@ -156,7 +156,7 @@ def test_n_dimensional_model_gets_one_dims_slider_per_parameter(make_napari_view
     from hyperinr_core.model.hyperinr import HyperINR
 
     viewer = make_napari_viewer()
-    layer = viewer.open(str(ASSETS / "demo_tgv_shadow.h5"), plugin="hyperinr-explorer")[0]
+    layer = viewer.open(str(ASSETS / "demo_tgv_shadow.hinr"), plugin="hyperinr-explorer")[0]
     assert layer.data.shape == (24, 24, 24, 48, 48, 48)
     assert tuple(viewer.dims.axis_labels) == ("t", "azimuth", "polar", "z", "y", "x")
     _, widget = viewer.window.add_plugin_dock_widget("hyperinr-explorer", "HyperINR parameters")
@@ -166,7 +166,7 @@ def test_n_dimensional_model_gets_one_dims_slider_per_parameter(make_napari_view
     step = viewer.dims.current_step
     assert step[1] == round(200 / 360 * 23) and step[2] == round(25 / 80 * 23)
     theta = [viewer.dims.point[0], viewer.dims.point[1], viewer.dims.point[2]]
-    inr = HyperINR.load(ASSETS / "demo_tgv_shadow.h5").generate(theta)
+    inr = HyperINR.load(ASSETS / "demo_tgv_shadow.hinr").generate(theta)
     ref = inr.to_data_units(inr.sample_grid(48).clamp(0.0, 1.0)).numpy()
     z = step[3]
     np.testing.assert_allclose(np.asarray(layer.data[step[:3] + (z,)]), ref[z], atol=1e-5)

@@ -123,7 +123,7 @@ def test_render_with_gl(tmp_path, capsys):
     import imageio.v3 as iio
 
     out = tmp_path / "r.png"
-    rc = main(["render", "--model", str(ROOT / "assets" / "demo_tgv.h5"), "--param", "t=6", "--size", "40x30",
+    rc = main(["render", "--model", str(ROOT / "assets" / "demo_tgv.hinr"), "--param", "t=6", "--size", "40x30",
                "--spp", "2", "--volume-res", "32", "--out", str(out)])
     assert rc == 0 and iio.imread(out).shape == (30, 40, 3)
     assert "gl" in capsys.readouterr().out
@@ -134,7 +134,7 @@ def test_without_gl_the_cli_falls_back_to_torch_with_one_line(tmp_path, capsys, 
 
     monkeypatch.setattr(offscreen, "gl_unavailable_reason", lambda: "EGL: no display")
     out = tmp_path / "f.png"
-    rc = main(["export-frame", "--model", str(ROOT / "assets" / "demo_tgv.h5"), "--param", "t=5",
+    rc = main(["export-frame", "--model", str(ROOT / "assets" / "demo_tgv.hinr"), "--param", "t=5",
                "--size", "8x6", "--spp", "1", "--out", str(out)])
     captured = capsys.readouterr()
     assert rc == 0 and out.exists() and "torch)" in captured.out
@@ -148,7 +148,7 @@ def test_the_explorer_after_a_gl_render_on_the_main_thread(tmp_path):
     import subprocess
     import sys
 
-    model, shot, img = ROOT / "assets" / "demo_tgv.h5", tmp_path / "shot.png", tmp_path / "r.png"
+    model, shot, img = ROOT / "assets" / "demo_tgv.hinr", tmp_path / "shot.png", tmp_path / "r.png"
     code = (
         "import sys\n"
         "from hyperinr_app.cli import main\n"

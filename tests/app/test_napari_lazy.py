@@ -20,7 +20,7 @@ def decoder():
 
 @pytest.fixture(scope="module")
 def demo():
-    return HyperINR.load(ASSETS / "demo_tgv.h5")
+    return HyperINR.load(ASSETS / "demo_tgv.hinr")
 
 
 def tiny_model(dims=1, n=3, seed=0, positions=None):
@@ -130,7 +130,7 @@ def test_n_dimensional_shape_and_values(decoder):
 
 
 def test_shadow_model_has_one_axis_per_parameter(decoder):
-    shadow = HyperINR.load(ASSETS / "demo_tgv_shadow.h5")
+    shadow = HyperINR.load(ASSETS / "demo_tgv_shadow.hinr")
     a = ParameterVolumes(shadow, decoder=decoder)
     assert len(a.axes) == 3 and a.shape == (24, 24, 24, 48, 48, 48)  # 207 scattered encoders: ~6 per axis
     plane = a[5, 10, 20, 24]
@@ -157,7 +157,7 @@ def test_layer_data_of_the_demo_bundle(decoder):
     from hyperinr_app.napari.reader import get_reader, layer_data
 
     assert get_reader(str(ASSETS / "demo.json")) is not None
-    assert get_reader(str(ASSETS / "demo_tgv.h5")) is not None
+    assert get_reader(str(ASSETS / "demo_tgv.hinr")) is not None
     assert get_reader(str(ASSETS / "demo_tf.json")) is None  # a transfer function, not a bundle
     assert get_reader("image.png") is None and get_reader([]) is None
     (main, kw, kind), (shadow, skw, skind) = layer_data(ASSETS / "demo.json", resolution=32, decoder=decoder)

@@ -151,7 +151,7 @@ def test_a_dataset_of_other_bounds_is_evaluated_at_its_own_parameters_and_named(
     from hyperinr_core.data.dataset_writer import write_dataset
     from hyperinr_core.eval.evaluate import load_method
 
-    model_path = "assets/demo_tgv.h5"
+    model_path = "assets/demo_tgv.hinr"
     frames = np.random.default_rng(0).random((4, 6, 6, 6), dtype=np.float32)
     inside, outside = tmp_path / "inside.h5", tmp_path / "outside.h5"
     mask = np.array([True, False, True, False])
