@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSizePolicy, QWidget
 
 from hyperinr_app.bundle import Bundle
@@ -191,6 +191,20 @@ class MainWindow(QMainWindow):
 
     def reset_camera(self) -> None:
         self.canvas.reset_camera()
+
+    def changeEvent(self, event) -> None:
+        """Minimized: the canvas stops refining its resting image (and refines on when restored)."""
+        if event.type() == QEvent.Type.WindowStateChange:
+            self.canvas.set_paused(self.isMinimized() or not self.isVisible())
+        super().changeEvent(event)
+
+    def hideEvent(self, event) -> None:
+        self.canvas.set_paused(True)
+        super().hideEvent(event)
+
+    def showEvent(self, event) -> None:
+        self.canvas.set_paused(self.isMinimized())
+        super().showEvent(event)
 
     def keyPressEvent(self, event) -> None:
         keys = {Qt.Key_Left: -1, Qt.Key_Right: 1}

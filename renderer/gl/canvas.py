@@ -29,13 +29,17 @@ from ..transfer import TransferFunction
 from .quality import InteractiveQuality
 from .tracer import SHADOW_MODES, AccumulationTarget, GLPathTracer, TraceSettings
 
-__all__ = ["PathTracerCanvas", "ensure_app", "to_uint8", "REST_SPP"]
+__all__ = ["PathTracerCanvas", "ensure_app", "to_uint8", "REST_SPP", "NOISE_STOP", "image_noise"]
 
 #: Samples per pixel accumulated at rest before the canvas stops refining. The image is the mean of the
 #: samples, so its noise falls as 1/sqrt(spp): 256 samples leave 1/16 of one sample's noise, and a further
 #: sample changes a pixel by at most 1/257 of its range, about the display's 8-bit step. Refining further
 #: would keep the CPU busy (a software GL rasteriser traces a few samples per second) for no visible change.
 REST_SPP = 256
+#: A resting image also stops refining once its noise is below half an 8-bit display step: estimated at
+#: every power of two of samples from the change since half as many (the mean of the second half of the
+#: samples differs from the first half's by twice the noise of the whole).
+NOISE_STOP = 0.5 / 255
 
 
 def ensure_app():
@@ -97,6 +101,10 @@ class PathTracerCanvas(app.Canvas):
         self._camera = self.home_camera()
         self.progressive = True
         self.max_spp = REST_SPP
+        self.paused = False  # the window is hidden or minimized: nothing is refined
+        self.refined = False  # at rest and done: max_spp samples, or noise below NOISE_STOP
+        self.noise: float | None = None  # the resting image's estimated noise (display units), once known
+        self._noise_ref: tuple[object, int, np.ndarray] | None = None
         self.spp = 0
         self.last_frame_ms = 0.0
         self.interactive = False
@@ -350,11 +358,33 @@ class PathTracerCanvas(app.Canvas):
         # At least 8 rows a band: each band also pays a full-frame copy, which must not dominate.
         self._rest_bands = self.quality.bands(cap=max(1, min(64, ph // 8)))
         self.events.frame_rendered(spp=self.spp, frame_ms=self.last_frame_ms, interactive=self.interactive)
-        if not self.interactive and self.spp < want:
+        converged = not self.interactive and self._converged(target, traced)
+        self.refined = not self.interactive and (self.spp >= want or converged)
+        if not self.refined and not self.interactive and not self.paused:
             self.update()  # keep refining
         elif self.interactive and not self._rest_timer.running:
             # an interactive frame always ends in a full-quality one
             self._arm_rest(self.quality.rest_delay_s - (time.perf_counter() - self._last_change) + 0.002)
+
+    def _converged(self, target: AccumulationTarget, traced: bool) -> bool:
+        """Whether the resting image's noise is below :data:`NOISE_STOP` (checked at powers of two of samples
+        from 8 on; a readback each, so about seven in a whole accumulation)."""
+        ref = self._noise_ref
+        if ref is not None and (ref[0] is not target or target.frames < ref[1]):
+            self._noise_ref, self.noise, ref = None, None, None  # the view changed: accumulation restarted
+        n = target.frames
+        if traced and target.band == 0 and n >= 8 and n & (n - 1) == 0 and (ref is None or ref[1] != n):
+            img = target.read()
+            if ref is not None and ref[1] == n // 2 and ref[2].shape == img.shape:
+                self.noise = image_noise(img, ref[2])
+            self._noise_ref = (target, n, img)
+        return self.noise is not None and self.noise < NOISE_STOP
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop refining while the window is hidden or minimized; refine on from where it was when shown."""
+        was, self.paused = self.paused, bool(paused)
+        if was and not self.paused:
+            self.update()
 
     # -- offscreen ---------------------------------------------------------------------------------------
     def grab_view(self) -> np.ndarray | None:
@@ -391,6 +421,13 @@ class PathTracerCanvas(app.Canvas):
         for _ in frames:
             self.tracer.trace(target, self._camera, frames=1)
         return target.read()
+
+
+def image_noise(mean_n: np.ndarray, mean_half: np.ndarray) -> float:
+    """Estimated RMS noise (display units, clipped to [0, 1]) of an image averaged over ``n`` samples, from
+    the same image averaged over the first ``n / 2``: their difference has the noise of the whole."""
+    a, b = np.clip(mean_n, 0.0, 1.0), np.clip(mean_half, 0.0, 1.0)
+    return float(np.sqrt(np.mean((a - b) ** 2)))
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:

@@ -209,9 +209,7 @@ def no_compile(monkeypatch):
 
 
 def test_an_idle_window_uses_no_cpu_once_refined(no_compile, qtbot, window):
-    qtbot.waitUntil(
-        lambda: not window.canvas.interactive and window.canvas.spp >= window.canvas.max_spp, timeout=120000
-    )
+    qtbot.waitUntil(lambda: window.canvas.refined, timeout=120000)
     qtbot.wait(500)  # the last status-line refresh
     cpu0, wall0 = time.process_time(), time.perf_counter()
     qtbot.wait(3000)
@@ -259,3 +257,10 @@ def test_export_progress_shows_a_percentage_and_the_time_left(qtbot, window):
         step.set()
         time.sleep(0.05)
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
+
+
+def test_a_hidden_window_refines_nothing(no_compile, qtbot, window):
+    window.hide()
+    qtbot.waitUntil(lambda: window.canvas.paused, timeout=5000)
+    window.show()
+    qtbot.waitUntil(lambda: not window.canvas.paused, timeout=5000)
