@@ -50,7 +50,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise FileFormatError(path, f"not a readable JSON bundle manifest ({exc})") from None
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise FileFormatError(path, f"not a HyperINR bundle (format must be {FORMAT!r})")
-    if int(d.get("version", 0)) != 1:
+    if d.get("version") != 1 or isinstance(d.get("version"), bool):
         raise FileFormatError(path, f"unsupported bundle version {d.get('version')!r}")
     if "model" not in d:
         raise FileFormatError(path, "missing 'model'")
@@ -59,6 +59,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         v = d.get(key)
         if v is None:
             return None
+        if not isinstance(v, str) or not v:
+            raise FileFormatError(path, f"'{key}' must name a file (a path relative to the manifest), got {v!r}")
         p = (path.parent / v).resolve()
         if not p.exists():
             raise FileFormatError(path, f"'{key}' names {v}, which does not exist")

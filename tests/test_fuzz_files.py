@@ -231,3 +231,44 @@ def test_the_damaged_type_that_crashed_libhdf5_is_refused_before_it_is_read(tmp_
                        timeout=120)
     assert r.returncode == 0, (r.returncode, r.stderr[-1000:])
     assert "refused:" in r.stdout and "param_names" in r.stdout and "crash.h5" in r.stdout
+
+
+HOSTILE_MANIFESTS = [
+    {"transfer_function": {"colormap": "viridis"}},  # an inline object where a file name belongs
+    {"model": ["demo_tgv.hinr"]},
+    {"model": ""},
+    {"version": "1"},
+    {"version": True},
+    {"shadow_model": 3.5},
+]
+HOSTILE_TFS = [
+    '{"colormap": "viridis", "opacity": [[0, 0], [1, NaN]]}',
+    '{"colormap": "viridis", "opacity": [[0, 0], [Infinity, 1]]}',
+    '{"colormap": "viridis", "opacity": [[0, 0], [1, 1]], "density": NaN}',
+    '{"colormap": "viridis", "opacity": "all"}',
+    '{"colormap": 7}',
+    "[1, 2, 3]",
+]
+
+
+@pytest.mark.parametrize("change", HOSTILE_MANIFESTS)
+def test_hostile_bundle_values_give_one_line_naming_the_manifest(tmp_path, change):
+    manifest = {**json.loads((ASSETS / "demo.json").read_text()), **change}
+    for f in ("demo_tgv.hinr", "demo_tgv_shadow.hinr", "demo_tf.json"):
+        (tmp_path / f).symlink_to(ASSETS / f)
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(manifest))
+    for load in (cli_bundle, explorer):
+        with pytest.raises(HyperINRError) as exc:
+            call_with_timeout(lambda load=load: load(path))
+        assert "demo.json" in str(exc.value)
+
+
+@pytest.mark.parametrize("text", HOSTILE_TFS)
+def test_hostile_transfer_functions_give_one_line_naming_the_file(tmp_path, text):
+    for f in ("demo_tgv.hinr", "demo_tgv_shadow.hinr", "demo.json"):
+        (tmp_path / f).symlink_to(ASSETS / f)
+    (tmp_path / "demo_tf.json").write_text(text)
+    with pytest.raises(HyperINRError) as exc:
+        call_with_timeout(lambda: cli_bundle(tmp_path / "demo.json"))
+    assert "demo_tf.json" in str(exc.value)
