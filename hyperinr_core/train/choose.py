@@ -29,7 +29,14 @@ from hyperinr_core.train.selection import Score, Selection, score_predictor, val
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
 
-__all__ = ["SelectionBudget", "select_teacher", "default_candidates", "n_between", "point_probe", "MIN_RACE_STEPS"]
+__all__ = [
+    "SelectionBudget",
+    "select_teacher",
+    "default_candidates",
+    "n_between",
+    "point_probe",
+    "MIN_RACE_STEPS",
+]
 
 #: a race shorter than this tells nothing: the teachers' scores decide alone
 MIN_RACE_STEPS = 24
@@ -89,14 +96,23 @@ def select_teacher(job, info, preset, frames, train_u, device, budget: Selection
         if kind in ("none", "lerp"):
             continue
         if kind in NETWORK_TEACHERS and budget.seconds is not None and budget.left() < budget.network_seconds:
-            sel.rows.append(Score(kind, nan, nan, note=(
-                f"skipped: its {budget.network_seconds:.0f} s share of the selection is not left")))
+            sel.rows.append(
+                Score(
+                    kind,
+                    nan,
+                    nan,
+                    note=(f"skipped: its {budget.network_seconds:.0f} s share of the selection is not left"),
+                )
+            )
             continue
         t0 = time.perf_counter()
         tb = TeacherBuild(
             minutes=None if budget.seconds is None else budget.network_seconds / 60.0,
             steps=None if budget.seconds is not None else max(1, budget.steps // 4),
-            preset=job.preset, seed=job.seed, device=job.device, progress=job.progress,
+            preset=job.preset,
+            seed=job.seed,
+            device=job.device,
+            progress=job.progress,
         )
         try:
             teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)
@@ -111,13 +127,25 @@ def select_teacher(job, info, preset, frames, train_u, device, budget: Selection
         sel.rows.append(s)
     if "lerp" in cands:
         teachers["lerp"] = lerp
-        sel.rows.append(Score("lerp", sel.lerp.psnr_mean, sel.lerp.psnr_worst, note="the frames' interpolation"))
+        sel.rows.append(
+            Score("lerp", sel.lerp.psnr_mean, sel.lerp.psnr_worst, note="the frames' interpolation")
+        )
     scored = [r for r in sel.rows if r.name in teachers and np.isfinite(r.psnr_mean)]
     best = max(scored, key=lambda r: r.psnr_mean) if scored else None
     sel.chosen = best.name if best else "none"
     if best is not None and "none" in cands:
-        _race(job, info, preset, frames.shape[1:], (f_fit, u_fit, f_val, u_val), teachers[best.name], best,
-              device, budget, sel)
+        _race(
+            job,
+            info,
+            preset,
+            frames.shape[1:],
+            (f_fit, u_fit, f_val, u_val),
+            teachers[best.name],
+            best,
+            device,
+            budget,
+            sel,
+        )
     return sel, teachers
 
 

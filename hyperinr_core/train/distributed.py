@@ -31,11 +31,13 @@ import torch.distributed as dist
 from torch import Tensor
 
 from hyperinr_core.device import env_world_size
+from hyperinr_core.errors import HyperINRError
 
 __all__ = [
     "DistContext",
     "env_rank",
     "is_main_process",
+    "lost_process",
     "init_from_env",
     "context",
     "barrier",
@@ -115,6 +117,31 @@ def context() -> DistContext:
     if dist.is_available() and dist.is_initialized():
         return DistContext(dist.get_rank(), dist.get_world_size(), dist.get_backend())
     return DistContext()
+
+
+#: what gloo and NCCL say when the process at the other end of a collective is gone
+_LOST_PEER = (
+    "Connection reset by peer",
+    "Connection closed by peer",
+    "Broken pipe",
+    "NCCL communicator was aborted",
+    "remote process exited",
+    "Socket Timeout",
+    "connection refused",
+)
+
+
+def lost_process(exc: BaseException, ctx: DistContext, checkpoint: object = None) -> HyperINRError | None:
+    """The one-line error for a collective that failed because another process died (None for any other
+    error): which process is gone when it can be told (two processes: the other one), and what to do."""
+    if not ctx.distributed or not any(m.lower() in str(exc).lower() for m in _LOST_PEER):
+        return None
+    who = f"rank {1 - ctx.rank}" if ctx.world_size == 2 else "another process"
+    where = f"the last checkpoint, {checkpoint}, is intact: " if checkpoint else ""
+    return HyperINRError(
+        f"rank {ctx.rank} of {ctx.world_size}: {who} stopped (lost in a collective); {where}run the same "
+        "command with --resume to continue (on any number of processes)"
+    )
 
 
 def barrier() -> None:

@@ -51,19 +51,31 @@ def coordnet_stages(job, preset, say) -> TrainResult:
     teacher_out = teacher_path(out, job.teacher_out)
     if out.exists() and not job.force:
         raise HyperINRError(f"{out}: output exists; choose another name or pass --force")
-    total = job.minutes if job.minutes is not None else (preset.pipeline_minutes if job.steps is None else None)
+    total = (
+        job.minutes if job.minutes is not None else (preset.pipeline_minutes if job.steps is None else None)
+    )
     t_steps, t_minutes = job.teacher_steps, job.teacher_minutes
     if t_steps is None and t_minutes is None and job.minutes is not None:
         t_minutes = job.minutes * job.forced_teacher_share
     teacher_ckpt = checkpoint_path(teacher_out)
     if teacher_out.exists() and not teacher_ckpt.exists() and not job.force:
         if not job.resume:
-            raise HyperINRError(f"{teacher_out}: teacher exists; pass --resume to reuse it or --force to retrain")
+            raise HyperINRError(
+                f"{teacher_out}: teacher exists; pass --resume to reuse it or --force to retrain"
+            )
         say(f"teacher: reusing {teacher_out}")
     else:
         resume = job.resume and teacher_ckpt.exists()
-        tj = TeacherJob(**run_options(job, out=str(teacher_out), steps=t_steps, minutes=t_minutes,
-                                      resume=resume, force=True if resume else job.force))
+        tj = TeacherJob(
+            **run_options(
+                job,
+                out=str(teacher_out),
+                steps=t_steps,
+                minutes=t_minutes,
+                resume=resume,
+                force=True if resume else job.force,
+            )
+        )
         result = train_teacher(tj)
         say(f"teacher: {result.step} steps, {result.seconds / 60:.1f} min -> {teacher_out}")
     dj = DistillJob(

@@ -5,6 +5,7 @@ before it exits.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -55,6 +56,22 @@ class _SigintFlag:
     def __exit__(self, *exc: object) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+@contextlib.contextmanager
+def _lost_process_as_error(loop: TrainLoop):
+    """Under torchrun, a collective that fails because another process died ends the run with one line
+    (and no checkpoint attempt: writing one needs every process)."""
+    from hyperinr_core.train.distributed import lost_process
+
+    try:
+        yield
+    except RuntimeError as exc:
+        ckpt = loop.checkpoint if loop.checkpoint is not None and loop.checkpoint.exists() else None
+        err = lost_process(exc, loop.dist, ckpt)
+        if err is None:
+            raise
+        raise err from None
 
 
 class TrainLoop:
@@ -191,7 +208,7 @@ class TrainLoop:
         pending: list[tuple[int, Tensor]] = []
         interrupted = False
         try:
-            with _SigintFlag() as sigint:
+            with _SigintFlag() as sigint, _lost_process_as_error(self):
                 t0 = time.perf_counter()
                 while not self.budget.done(self.step, self.seconds):
                     lr = self.schedule(self.budget.fraction(self.step, self.seconds))

@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Curve", "Verdict", "decide", "project", "failed_test", "PROBE_FRACTIONS", "FAILED_TEST_DB", "probe_steps"]
+__all__ = [
+    "Curve",
+    "Verdict",
+    "decide",
+    "project",
+    "failed_test",
+    "PROBE_FRACTIONS",
+    "FAILED_TEST_DB",
+    "probe_steps",
+]
 
 #: fractions of a race run's steps at which the student is scored on the validation frames
 PROBE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)

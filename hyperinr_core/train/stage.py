@@ -72,24 +72,26 @@ class Stage:
             **record,
         }
         try:
-            return fit(FitRun(
-                name,
-                list(model.parameters()),
-                query,
-                sampler,
-                fit_cfg,
-                budget,
-                seeded_generator(job.seed),
-                model.model_file,
-                self.device,
-                self.ds.is_image,
-                self.ckpt,
-                rec,
-                self.resume_from,
-                job.checkpoint_every_s,
-                job.checkpoint_every_steps,
-                job.progress,
-            ))
+            return fit(
+                FitRun(
+                    name,
+                    list(model.parameters()),
+                    query,
+                    sampler,
+                    fit_cfg,
+                    budget,
+                    seeded_generator(job.seed),
+                    model.model_file,
+                    self.device,
+                    self.ds.is_image,
+                    self.ckpt,
+                    rec,
+                    self.resume_from,
+                    job.checkpoint_every_s,
+                    job.checkpoint_every_steps,
+                    job.progress,
+                )
+            )
         finally:
             if hasattr(sampler, "close"):
                 sampler.close()

@@ -126,3 +126,48 @@ def test_cli_distill_under_torchrun_streams_and_matches_one_process(tmp_path, ca
     a, b = HyperINR.load(tmp_path / "two" / "m.h5"), HyperINR.load(tmp_path / "one" / "m.h5")
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_a_rank_killed_mid_run_ends_the_others_with_one_line_and_the_run_resumes(tmp_path):
+    """SIGKILL one of two gloo processes mid-step: the other exits within 60 s with one line naming the lost
+    rank, the last checkpoint reads, and --resume (here on one process) finishes the run."""
+    import signal
+    import time
+
+    data = tiny_series(tmp_path / "series.h5", n_frames=17)
+    out = tmp_path / "m.h5"
+    opts = ["--data", data, "-o", str(out), "--preset", "tiny", "--steps", "100000", "--quiet",
+            "--checkpoint-every", "0.005"]
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+           "--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{_free_port()}",
+           "-m", "hyperinr_app.cli", "distill", "--direct", *opts]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ckpt = tmp_path / "m.ckpt.h5"
+    try:
+        deadline = time.time() + 120
+        while not ckpt.exists():  # training runs and has checkpointed at least once
+            assert proc.poll() is None and time.time() < deadline, "no checkpoint from the two processes"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        rank1 = next(int(w) for w in workers if "RANK=1" in Path(f"/proc/{w}/environ").read_text().split("\0"))
+        os.kill(rank1, signal.SIGKILL)
+        t0 = time.time()
+        output, _ = proc.communicate(timeout=60)
+        assert time.time() - t0 < 60
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    lines = [ln for ln in output.splitlines() if ln.startswith("hyperinr distill: error:")]
+    assert len(lines) == 1 and "rank 1 stopped" in lines[0] and "--resume" in lines[0], output[-3000:]
+    step = read_checkpoint(ckpt).state["step"]
+    assert step > 0
+    assert main(["distill", "--direct", *opts[:-5], "--steps", str(step + 5), "--quiet", "--resume"]) == 0
+    from hyperinr_core import HyperINR
+
+    assert HyperINR.load(out).cfg.metadata["steps"] == step + 5
