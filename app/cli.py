@@ -168,17 +168,15 @@ def _quiet_hdf5_dealloc(kind, value, tb) -> None:
 
 
 def _exit_past_compiles(code: int) -> None:
-    """Exit now when a background ``torch.compile`` is still running: what was interrupted has already
-    removed its temporaries and saved its checkpoint, and tearing the interpreter down under a compile aborts
-    the process ("terminate called without an active exception", exit code 134) or waits for it."""
+    """Exit now when INR evaluation (and with it ``torch.compile``) has been in use: what was interrupted has
+    already removed its temporaries and saved its checkpoint, and tearing the interpreter down while a
+    background compile runs, or while a worker thread still starts one, aborts the process ("terminate
+    called without an active exception", exit code 134) or waits for it."""
     if "hyperinr_core.model.fast" not in sys.modules:
         return
-    from hyperinr_core.model.fast import compile_threads
-
-    if compile_threads():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _term_as_interrupt():
@@ -190,7 +188,20 @@ def _term_as_interrupt():
 
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    return signal.signal(signal.SIGTERM, _term_handler)
+
+
+def _term_handler(signum, frame) -> None:
+    """SIGTERM does what Ctrl-C does now: the SIGINT handler in place (a training loop's graceful stop), or
+    KeyboardInterrupt. Not by raising SIGINT: a job started in the background by a shell inherits SIGINT
+    ignored, and SIGTERM would then be swallowed."""
+    import signal
+
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -386,10 +386,11 @@ def test_a_scalar_model_given_as_the_shadow_model_is_refused_at_load(tmp_path):
         assert "Traceback" not in r.stderr and not (tmp_path / f"{cmd}.png").exists()
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
-def test_a_signal_during_a_png_folder_export_leaves_nothing_and_exits_130(tmp_path, sig):
+@pytest.mark.parametrize(("sig", "background"), [("SIGTERM", False), ("SIGINT", False), ("SIGTERM", True)])
+def test_a_signal_during_a_png_folder_export_leaves_nothing_and_exits_130(tmp_path, sig, background):
     """SIGTERM takes Ctrl-C's path: the hidden folder the frames were being written to is removed, nothing
-    appears under the final name, and the process ends with 130 (not an abort from a compile cut off)."""
+    appears under the final name, and the process ends with 130 (not an abort from a compile cut off). Also
+    for a job a shell started in the background, which inherits SIGINT ignored."""
     import signal
     import sys
     import time
@@ -399,6 +400,7 @@ def test_a_signal_during_a_png_folder_export_leaves_nothing_and_exits_130(tmp_pa
         [sys.executable, "-m", "hyperinr_app.cli", "export-animation", "--model", "assets/demo_tgv.hinr", "--sweep",
          "azimuth", "--range", "0,90", "--frames", "400", "--size", "64x48", "--spp", "1", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None,
     )
     time.sleep(6.0)  # mid-export on this machine; at any moment the assertions below must hold
     proc.send_signal(getattr(signal, sig))
