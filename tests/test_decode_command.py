@@ -114,3 +114,30 @@ def test_a_sweep_as_netcdf_has_cf_coordinates_and_the_models_values(tmp_path):
         np.testing.assert_allclose(f["y"][:], np.linspace(0, 1, 5))
         assert f["value"].dimensions == ("t", "z", "y", "x")
         np.testing.assert_array_equal(f["value"][:], np.load(ref))
+
+
+def test_a_netcdf_sweep_imports_back_with_its_variable_and_time_coordinate(tmp_path, capsys):
+    """NetCDF / CF in: the one data variable is found without --dataset, its time coordinate becomes the
+    parameter (name and values), and a file of several variables asks which, in one line."""
+    import h5netcdf
+
+    from hyperinr_core.data.dataset import open_dataset
+
+    nc = tmp_path / "s.nc"
+    assert main(["decode", "--model", MODEL, "--sweep", "t=0:10:2.5", "--resolution", "6", "-o", str(nc),
+                 "--quiet"]) == 0
+    out = tmp_path / "d.h5"
+    assert main(["data", "import", str(nc), "-o", str(out), "--quiet", "--train-stride", "2"]) == 0
+    with open_dataset(out) as ds, h5netcdf.File(nc, "r") as f:
+        assert list(ds.param_names) == ["t"]
+        np.testing.assert_allclose(ds.params[:, 0], [0.0, 2.5, 5.0, 7.5, 10.0])
+        np.testing.assert_allclose(ds.frames(range(5)), f.variables["value"][...], rtol=1e-6)
+    two = tmp_path / "two.nc"
+    with h5netcdf.File(two, "w") as f:
+        f.dimensions = {"time": 2, "z": 3, "y": 3, "x": 3}
+        for name in ("temp", "salt"):
+            f.create_variable(name, ("time", "z", "y", "x"), np.float32)[...] = np.ones((2, 3, 3, 3))
+    capsys.readouterr()
+    assert main(["data", "import", str(two), "-o", str(tmp_path / "t.h5"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "several data variables (salt, temp)" in err and "--dataset" in err

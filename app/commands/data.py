@@ -83,7 +83,12 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sidecar", metavar="F.json", help="raw: JSON sidecar for all raw inputs")
     p.add_argument("--frames-key", default="frames", help="npz: key of the stacked frames (default frames)")
     p.add_argument("--params-key", default="params", help="npz: key of the parameters (default params)")
-    p.add_argument("--dataset", metavar="PATH", help="hdf5: dataset or group path inside each input file")
+    p.add_argument(
+        "--dataset",
+        metavar="PATH",
+        help="hdf5: dataset or group path inside each input file (NetCDF-4 .nc and any HDF5 file with one "
+        "data variable: found without it, its first dimension's coordinate, such as time, as the parameter)",
+    )
     p.add_argument("--param-attr", metavar="NAME", help="hdf5: attribute holding each frame's parameter")
     p.add_argument("--params-dataset", metavar="PATH", help="hdf5: dataset holding the parameters")
     p.add_argument("--force", action="store_true", help="replace an existing output file")

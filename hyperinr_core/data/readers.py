@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -208,9 +209,17 @@ def raw_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_imag
 def hdf5_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_image: bool) -> FrameSource:
     import h5py
 
-    if not opts.dataset:
-        raise HyperINRError("importing HDF5 needs the dataset path inside the file ({dataset})", dataset="dataset=PATH")
     files = expand_inputs(inputs, HDF5_SUFFIXES)
+    names_found = None
+    if not opts.dataset:
+        found = netcdf_variable(files[0]) if files else None
+        if found is None:
+            raise HyperINRError(
+                "importing HDF5 needs the dataset path inside the file ({dataset})", dataset="dataset=PATH"
+            )
+        var, coord = found
+        opts = replace(opts, dataset=var, params_dataset=opts.params_dataset or coord)
+        names_found = [coord.lstrip("/")] if coord and opts.params_dataset == coord else None
     handles: list[h5py.File] = []
     parts, params = [], []
 
@@ -284,4 +293,42 @@ def hdf5_source(inputs: Sequence[str | os.PathLike], opts: ImportOptions, is_ima
     src = FrameSource(n, shape, read_checked, where, close=close)
     if params:
         src.params = np.concatenate(params)
+        src.param_names = names_found
     return src
+
+
+def netcdf_variable(path: str | os.PathLike) -> tuple[str, str | None] | None:
+    """A NetCDF-4 (or any HDF5) file's one data variable and, when its first dimension has one, that
+    dimension's coordinate variable (CF: time as the parameter): ``(variable, coordinate or None)``. None
+    when the file is no such file; one line when it holds several data variables (choose with --dataset)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h:
+            cands, coords = [], {}
+
+            def visit(name, obj):
+                if not isinstance(obj, h5py.Dataset) or obj.dtype.kind not in "fiu":
+                    return
+                if obj.attrs.get("CLASS") == b"DIMENSION_SCALE":
+                    coords[obj.name] = obj
+                elif obj.ndim >= 3:
+                    cands.append(obj)
+
+            h.visititems(visit)
+            if not cands:
+                return None
+            if len(cands) > 1:
+                names = ", ".join(c.name.lstrip("/") for c in cands)
+                raise FileFormatError(
+                    path, f"holds several data variables ({names}); choose one with {{dataset}}", dataset="dataset=NAME"
+                )
+            var = cands[0]
+            coord = None
+            if var.ndim >= 4 and len(var.dims[0]):
+                scale = var.dims[0][0]
+                if scale.ndim == 1 and scale.shape[0] == var.shape[0] and scale.name in coords:
+                    coord = scale.name
+            return var.name, coord
+    except OSError:
+        return None
