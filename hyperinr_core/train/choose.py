@@ -38,8 +38,10 @@ __all__ = [
     "MIN_RACE_STEPS",
 ]
 
-#: a race shorter than this tells nothing: the teachers' scores decide alone
-MIN_RACE_STEPS = 24
+#: a race (on a time budget) shorter than this tells nothing: the teachers' scores decide alone
+MIN_RACE_STEPS = 100
+#: the race of a step budget (reproducible runs, tests): a tenth of the budget, at least this
+MIN_STEP_BUDGET_RACE = 24
 
 
 @dataclass
@@ -158,21 +160,23 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
     bound = None if budget.seconds is None else max(1.0, 0.25 * budget.left())
     tu, tf = predict_frames(teacher, tu, bound, job.memory_budget, progress=False)
 
-    def run(kind: str, steps: int, on_step=None):
+    def run(kind: str, steps: int, on_step=None, minutes=None):
         args = (None, None) if kind == "none" else (tf, tu)
-        return train_student(spec, f_fit, u_fit, *args, Budget(steps, None), f"race {kind}", on_step=on_step)
+        return train_student(spec, f_fit, u_fit, *args, Budget(steps, minutes), f"race {kind}", on_step=on_step)
 
     sps = seconds_per_step(lambda n: run(best.name, n))
     probe_fn = point_probe(f_val, u_val, is_image, job.seed)
     probe_cost = _probe_seconds(run, best.name, probe_fn)
+    cap = None
     if budget.seconds is not None:
         per_run = budget.left() / 2.0
         n = int((per_run - len(probe_steps(1000)) * probe_cost) / sps)
         final = max(n, int(budget.final_seconds / sps))
+        cap = max(per_run, 1.0) / 60.0  # a loaded machine stops a run early; the other then runs as many
     else:
-        n = max(MIN_RACE_STEPS, budget.steps // 10)
+        n = max(MIN_STEP_BUDGET_RACE, budget.steps // 10)
         final = budget.steps
-    if n < MIN_RACE_STEPS:
+    if budget.seconds is not None and n < MIN_RACE_STEPS:
         sel.notes.append(
             f"no race: {max(budget.left(), 0):.0f} s of the selection's share left buy {max(n, 0)} steps a "
             f"student (at {sps:.2f} s a step), under {MIN_RACE_STEPS}; the teachers' scores decide"
@@ -188,12 +192,20 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
                 curve.psnr.append(probe_fn(model))
 
         t0 = time.perf_counter()
-        model, _ = run(kind, n, probe)
+        model, result = run(kind, n, probe, cap)
+        if result.step < n:  # cut short by the time cap: the other student runs as many steps
+            n = result.step
+            curve.steps.append(n)
+            curve.psnr.append(probe_fn(model))
         s = score_predictor(f"student:{kind}", hyperinr_predictor(model, frame_shape, is_image), f_val, u_val)
-        s.seconds, s.steps = time.perf_counter() - t0, n
+        s.seconds, s.steps = time.perf_counter() - t0, result.step
         s.note = "HyperINR race" + (", no teacher" if kind == "none" else f", {len(tu)} teacher frames")
         sel.rows.append(s)
         curves[kind] = (curve, s)
+        cap = None if cap is None else 1.5 * cap
+    if curves["none"][1].steps != curves[best.name][1].steps:
+        sel.notes.append("race cut short by the time left: unequal steps, the teachers' scores decide")
+        return
     (c_t, s_t), (c_0, s_0) = curves[best.name], curves["none"]
     v = decide(best.name, best.psnr_mean, c_t, c_0, final)
     s_t.projected, s_0.projected, sel.chosen = v.projected_teacher, v.projected_direct, v.chosen

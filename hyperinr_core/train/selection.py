@@ -71,7 +71,10 @@ class Selection:
         if not self.rows:
             return (f"{self.chosen} chosen without a comparison: too few training frames ({self.n_fit}) to "
                     "hold any back for validation")
-        chosen = [r for r in self.rows if r.name == self.chosen or r.name == f"student:{self.chosen}"]
+        # A chosen teacher is judged by its own validation score (a short race's projection is a lower
+        # bound); training without one by its student's projection.
+        names = (self.chosen,) if self.chosen != "none" else (self.chosen, f"student:{self.chosen}")
+        chosen = [r for r in self.rows if r.name in names and np.isfinite(r.psnr_mean)]
         s = chosen[-1] if chosen else self.best()
         score = s.expected()
         gap = score - self.lerp.psnr_mean
