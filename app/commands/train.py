@@ -154,12 +154,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=textwrap.fill(
         "Train a HyperINR from a dataset within one time budget. The teacher fills in between "
         "the training frames: --teacher auto (default) holds back some training frames, scores each candidate "
-        "(flow: motion-compensated interpolation, lerp; on CUDA also hashinr and coordnet) and a short "
-        "HyperINR run with and without the best of them against LERP, and trains the final model with the "
-        "winner. Then the HyperINR trains on ground truth plus teacher frames, and frames held out of "
-        "training are scored against LERP. --teacher coordnet runs the paper's pipeline (CoordNet teacher, "
-        "distillation set); --direct trains without a teacher; --baseline hashinr trains the HashINR "
-        "baseline instead.", 100),
+        "(flow: motion-compensated interpolation, lerp; on CUDA also hashinr and coordnet) against LERP, "
+        "then races a HyperINR distilled from the best of them against one trained without a teacher (equal "
+        "steps, learning curves projected to the final budget), all within 15 % of the budget, and trains "
+        "the final model with the winner. Then the HyperINR trains on ground truth plus teacher frames, and "
+        "frames held out of training are scored against LERP. --teacher coordnet runs the paper's stages "
+        "(CoordNet teacher file, distillation set); --direct (--teacher none) trains without a teacher; "
+        "--baseline hashinr trains the HashINR baseline instead.", 100),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  hyperinr data demo tgv -o tgv.h5 && hyperinr train --data tgv.h5 -o tgv_model.hinr\n"

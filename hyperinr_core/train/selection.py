@@ -2,12 +2,13 @@
 
 1. **Split.** Some training frames are held back for validation only: every other interior frame in
    1-D (the ends stay, so validation is interpolation), about a third of the interior frames in n-D
-   (frames on the convex hull of the training parameters stay).
+   (frames on the convex hull of the training parameters stay; a periodic parameter has no ends).
 2. **Teachers.** Each candidate teacher is built from the remaining frames and scored on the validation
    frames, beside LERP of the same frames.
-3. **Students.** A short HyperINR run distilled from the best teacher and a short direct run (no
-   teacher) are scored the same way, so a teacher that is good on its own but cannot be distilled on this
-   budget never beats training without one.
+3. **Students.** A HyperINR distilled from the best teacher and a direct one (no teacher) race on equal
+   footing (:mod:`.race`, run by :mod:`.choose`): their learning curves are projected to the final
+   training's steps, so a teacher that is good on its own but cannot be distilled on this budget does not
+   beat training without one, and one that is slow to distil but better is not rejected for its start.
 
 The winner then trains the final model on *all* training frames. When every candidate loses to LERP
 the selection says so (:meth:`Selection.verdict`); the pipeline prints it and stores it in the model.
