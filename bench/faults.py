@@ -237,54 +237,59 @@ def _series(path: Path, n: int = 9, shape=(8, 8, 8)) -> None:
     write_dataset(path, "tsr", ["t"], [0.0], [1.0], t[:, None], frames.astype(np.float32), train_mask=mask)
 
 
-def _valid_model(path: Path) -> str | None:
-    if not path.exists():
+def _loads(load: Callable[[Path], object], what: str) -> Callable[[Path], str | None]:
+    """A check: an absent file is fine; one that ``load`` fails on is the finding, ``what`` says how."""
+
+    def check(path: Path) -> str | None:
+        if not path.exists():
+            return None
+        try:
+            load(path)
+        except Exception as exc:  # noqa: BLE001 (any failure to load is the finding)
+            return f"{path.name} {what}: {exc}"
         return None
-    try:
-        from hyperinr_core.model.hyperinr import HyperINR
 
-        HyperINR.load(path)
-    except Exception as exc:  # noqa: BLE001 (any failure to load is the finding)
-        return f"{path.name} does not load: {exc}"
-    return None
+    return check
 
 
-def _valid_checkpoint(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        from hyperinr_core.train.checkpoint import read_checkpoint
+def _load_model(path: Path) -> None:
+    from hyperinr_core.model.hyperinr import HyperINR
 
-        read_checkpoint(path)
-    except Exception as exc:  # noqa: BLE001
-        return f"{path.name} does not read: {exc}"
-    return None
+    HyperINR.load(path)
 
 
-def _valid_dataset(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        from hyperinr_core.data.dataset import open_dataset
+def _read_checkpoint(path: Path) -> None:
+    from hyperinr_core.train.checkpoint import read_checkpoint
 
-        with open_dataset(path) as ds:
-            ds.frames(range(len(ds)))
-    except Exception as exc:  # noqa: BLE001
-        return f"{path.name} does not open: {exc}"
-    return None
+    read_checkpoint(path)
 
 
-def _valid_png(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        from PIL import Image
+def _read_dataset(path: Path) -> None:
+    from hyperinr_core.data.dataset import open_dataset
 
-        with Image.open(path) as im:
-            im.load()
-    except Exception as exc:  # noqa: BLE001
-        return f"{path.name} is not a whole PNG: {exc}"
-    return None
+    with open_dataset(path) as ds:
+        ds.frames(range(len(ds)))
+
+
+def _read_png(path: Path) -> None:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+
+
+def _read_h5(path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda _n, o: o[()] if isinstance(o, h5py.Dataset) else None)
+
+
+_valid_model = _loads(_load_model, "does not load")
+_valid_checkpoint = _loads(_read_checkpoint, "does not read")
+_valid_dataset = _loads(_read_dataset, "does not open")
+_valid_png = _loads(_read_png, "is not a whole PNG")
+_valid_h5 = _loads(_read_h5, "does not read")
 
 
 def _valid_pngs(folder: Path, n: int) -> str | None:
@@ -430,19 +435,6 @@ def cases(work: Path, which: tuple[str, ...], server: ForkServer) -> list[Case]:
             Case("decode", dec, ("v.nc",), lambda f: _valid_h5(f / "v.nc"), lambda f: dec + ["--force"])
         )
     return out
-
-
-def _valid_h5(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            f.visititems(lambda _n, o: o[()] if isinstance(o, h5py.Dataset) else None)
-    except Exception as exc:  # noqa: BLE001
-        return f"{path.name} does not read: {exc}"
-    return None
 
 
 COMMANDS = ("train", "import", "export-frame", "export-animation", "decode")

@@ -11,18 +11,26 @@ import torch
 from hyperinr_core.errors import HyperINRError
 
 
-def env_world_size() -> int:
+def _env_int(name: str, default: int) -> int:
     try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
+        return int(os.environ.get(name, str(default)))
     except ValueError:
-        return 1
+        return default
+
+
+def env_world_size() -> int:
+    """torchrun's WORLD_SIZE (1 outside torchrun)."""
+    return _env_int("WORLD_SIZE", 1)
+
+
+def env_rank() -> int:
+    """torchrun's RANK (0 outside torchrun)."""
+    return _env_int("RANK", 0)
 
 
 def env_local_rank() -> int:
-    try:
-        return int(os.environ.get("LOCAL_RANK", "0"))
-    except ValueError:
-        return 0
+    """torchrun's LOCAL_RANK (0 outside torchrun)."""
+    return _env_int("LOCAL_RANK", 0)
 
 
 def pick_device(name: str | None = None) -> torch.device:

@@ -29,7 +29,7 @@ def memory_options(args) -> dict:
 
 def is_rank0(args: argparse.Namespace) -> bool:
     """True on the process that prints (rank 0 under torchrun); the others run quietly."""
-    from hyperinr_core.train.distributed import env_rank
+    from hyperinr_core.device import env_rank
 
     if env_rank() != 0:
         args.quiet = True
@@ -156,7 +156,7 @@ def pipeline_job(args: argparse.Namespace):
 
 
 def report(what: str, out: str, result, t0: float) -> None:
-    from hyperinr_core.train.distributed import env_rank
+    from hyperinr_core.device import env_rank
 
     if env_rank() != 0:
         return

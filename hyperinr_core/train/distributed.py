@@ -23,19 +23,17 @@ Nothing in a checkpoint depends on the number of processes, so any checkpoint re
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from hyperinr_core.device import env_world_size
+from hyperinr_core.device import env_rank, env_world_size
 from hyperinr_core.errors import HyperINRError
 
 __all__ = [
     "DistContext",
-    "env_rank",
     "is_main_process",
     "lost_process",
     "init_from_env",
@@ -52,13 +50,6 @@ __all__ = [
 # sample): allow hours, not the default 30 minutes. A crashed rank still ends the job at once (torchrun
 # stops the others).
 TIMEOUT = datetime.timedelta(hours=6)
-
-
-def env_rank() -> int:
-    try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0
 
 
 def is_main_process() -> bool:
