@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from hyperinr_app.signals import interrupt_handlers, restore
+
 # Subcommand modules in help order. A module that is not present in this build is skipped.
 COMMAND_MODULES = (
     "hyperinr_app.commands.data",
@@ -112,7 +114,7 @@ def _main(argv: list[str] | None) -> int:
     args.started = started
     from hyperinr_core.errors import HyperINRError
 
-    previous = _term_as_interrupt()
+    undo_signals = interrupt_handlers()
     hooks = sys.unraisablehook, sys.excepthook
     sys.unraisablehook, sys.excepthook = _quiet_hdf5_teardown, _quiet_hdf5_dealloc
     try:
@@ -145,10 +147,7 @@ def _main(argv: list[str] | None) -> int:
         return 130
     finally:
         sys.unraisablehook, sys.excepthook = hooks
-        if previous is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, previous)
+        restore(undo_signals)
 
 
 def _quiet_hdf5_teardown(unraisable) -> None:
@@ -177,31 +176,6 @@ def _exit_past_compiles(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-def _term_as_interrupt():
-    """SIGTERM (``kill``, a scheduler stopping a job) takes Ctrl-C's path: exports are cancelled and remove
-    their temporaries, training saves a checkpoint. Returns the previous handler (None off the main
-    thread, where no handler can be set)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _term_handler)
-
-
-def _term_handler(signum, frame) -> None:
-    """SIGTERM does what Ctrl-C does now: the SIGINT handler in place (a training loop's graceful stop), or
-    KeyboardInterrupt. Not by raising SIGINT: a job started in the background by a shell inherits SIGINT
-    ignored, and SIGTERM would then be swallowed."""
-    import signal
-
-    handler = signal.getsignal(signal.SIGINT)
-    if callable(handler):
-        handler(signal.SIGINT, frame)
-    else:
-        raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

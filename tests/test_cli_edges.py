@@ -486,3 +486,29 @@ def test_a_nearly_empty_export_says_why(tmp_path, capsys):
                  str(tmp_path / "c.mp4")]) == 0
     err = capsys.readouterr().err
     assert "of 3 frames are nearly empty (first: frame 0, t = 0)" in err, err
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_that_lands_in_a_finalizer_is_not_lost(sig):
+    """Python swallows an exception raised in a __del__ or a weakref callback ("Exception ignored in ..."): a
+    Ctrl-C (or SIGTERM) arriving there would be lost and the command would run on. It is sent again."""
+    import os
+    import signal
+    import time
+
+    from hyperinr_app.signals import interrupt_handlers, restore
+
+    undo = interrupt_handlers()
+    try:
+
+        class Finalized:
+            def __del__(self):
+                os.kill(os.getpid(), getattr(signal, sig))
+                time.sleep(0.001)  # the handler runs here, inside the finalizer
+
+        with pytest.raises(KeyboardInterrupt):
+            x = Finalized()
+            del x
+            time.sleep(2.0)
+    finally:
+        restore(undo)

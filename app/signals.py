@@ -1,0 +1,75 @@
+"""How a command meets SIGINT and SIGTERM: both take Ctrl-C's path (exports cancel and remove their
+temporaries, training saves a checkpoint and stops), wherever the command is.
+
+- SIGTERM calls the SIGINT handler in place (a training loop's graceful stop) or raises KeyboardInterrupt,
+  not by raising SIGINT: a job a shell started in the background inherits SIGINT ignored, and SIGTERM would
+  then be swallowed.
+- A KeyboardInterrupt raised while a finalizer runs (a ``__del__``, a weakref callback during garbage
+  collection) is swallowed by Python ("Exception ignored in ..."), and the command would go on as if nothing
+  happened. A signal that lands there is sent again a moment later instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+
+__all__ = ["interrupt_handlers", "restore"]
+
+RETRY_S = 0.02
+_FINALIZER_FILES = ("weakref.py", "_weakrefset.py")
+
+
+def _in_finalizer(frame) -> bool:
+    """Whether an exception raised at ``frame`` would end in a finalizer, which swallows it."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename.endswith(_FINALIZER_FILES):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _again(signum: int) -> None:
+    threading.Timer(RETRY_S, os.kill, (os.getpid(), signum)).start()
+
+
+def _on_int(signum, frame) -> None:
+    if _in_finalizer(frame):
+        _again(signum)
+        return
+    raise KeyboardInterrupt
+
+
+def _on_term(signum, frame) -> None:
+    if _in_finalizer(frame):
+        _again(signum)
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not _on_int and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)  # a handler of the command's own (the training loop's graceful stop)
+    else:
+        raise KeyboardInterrupt
+
+
+def interrupt_handlers() -> Callable[[], None] | None:
+    """Install both handlers (SIGINT only where Python's default is in place: one inherited ignored stays
+    ignored). Returns what puts the previous ones back; None off the main thread, where none can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_term)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_int)
+
+    def restore_() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore_
+
+
+def restore(undo: Callable[[], None] | None) -> None:
+    if undo is not None:
+        undo()
