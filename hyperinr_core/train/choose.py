@@ -169,7 +169,7 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
     probe_cost = _probe_seconds(run, best.name, probe_fn)
     cap = None
     if budget.seconds is not None:
-        per_run = budget.left() / 2.0
+        per_run = 0.85 * budget.left() / 2.0  # the rest: the two students' whole-frame scores
         n = int((per_run - len(probe_steps(1000)) * probe_cost) / sps)
         final = max(n, int(budget.final_seconds / sps))
         cap = max(per_run, 1.0) / 60.0  # a loaded machine stops a run early; the other then runs as many

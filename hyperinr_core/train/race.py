@@ -11,7 +11,8 @@ the first run's warm-up (kernel compilation, caches). So the race is run like th
    buys), with validation probes at 1/8, 1/4, 1/2 and all of them.
 3. **Learning curves projected to the real budget.** The gains per doubling of the steps (measured at a
    constant learning rate) are extrapolated, saturating geometrically, to the steps the final training
-   will get (:func:`project`); a distilled student is capped at its teacher's own validation score.
+   will get (:func:`project`), both capped at the best teacher's own validation score (or the level
+   already reached): a projection is not trusted beyond what the best interpolator shows.
 4. **A failed test is reported, not trusted.** A distilled student far below the direct one at equal steps
    although its teacher scores above the direct one points to a defect, not to a bad teacher
    (:func:`failed_test`); the decision then rests on the teacher's own score.
@@ -112,11 +113,14 @@ class Verdict:
 
 
 def decide(teacher: str, teacher_psnr: float, distilled: Curve, direct: Curve, final_steps: int) -> Verdict:
-    """``teacher`` or ``"none"``: the student whose curve projects higher at ``final_steps`` (a distilled
-    student capped at ``teacher_psnr``); ties go to the teacher. After a failed test (:func:`failed_test`)
+    """``teacher`` or ``"none"``: the student whose curve projects higher at ``final_steps`` (both capped at
+    ``teacher_psnr``, the best teacher's validation score, or at the level already reached); ties go to the
+    teacher. After a failed test (:func:`failed_test`)
     the teacher's own score stands in for its student's projection."""
     p_t = project(distilled, final_steps, teacher_psnr)
-    p_0 = project(direct, final_steps)
+    # The direct student is an interpolator too: no projection of it beyond the best teacher's own score
+    # is trusted (uncapped, a steep early curve would outrun a capped distilled one on extrapolation alone).
+    p_0 = project(direct, final_steps, teacher_psnr)
     failed = failed_test(distilled, direct, teacher_psnr)
     mine = teacher_psnr if failed else p_t
     return Verdict(teacher if mine >= p_0 else "none", p_t, p_0, failed)

@@ -72,11 +72,21 @@ def test_a_teacher_clearly_better_but_slow_to_distil_still_wins():
     direct = Curve([10, 20, 40, 80], [19.5, 20.5, 21.2, 22.5])
     v = decide("flow", 28.5, distilled, direct, final_steps=4000)
     assert v.chosen == "flow" and not v.failed
-    assert v.projected_teacher > v.projected_direct
+    assert v.projected_teacher >= v.projected_direct
     # The same curves on a budget no longer than the race: the direct student's lead stands.
     assert decide("flow", 28.5, distilled, direct, final_steps=80).chosen == "none"
     # A teacher no better than the direct student loses, however fast its student learns.
     assert decide("flow", 21.0, distilled, direct, final_steps=4000).chosen == "none"
+
+
+def test_a_steep_direct_curve_does_not_outrun_a_capped_distilled_one_on_extrapolation_alone():
+    # TGV demo, 128 race steps: the distilled student leads at equal steps; the direct one's early slope,
+    # extrapolated uncapped, would have projected 1.7 dB past the teacher's own validation score.
+    distilled = Curve([16, 32, 64, 128], [22.0, 26.0, 30.0, 32.85])
+    direct = Curve([16, 32, 64, 128], [19.67, 23.67, 27.67, 31.67])
+    assert project(direct, 2356) > 41.0  # uncapped, the direct student would win on extrapolation alone
+    v = decide("flow", 40.96, distilled, direct, final_steps=2356)
+    assert v.chosen == "flow" and v.projected_direct <= 40.96
 
 
 def test_a_student_far_below_its_better_teacher_is_a_failed_test_not_a_verdict():
