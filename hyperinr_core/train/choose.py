@@ -7,7 +7,7 @@ Within ``select_share`` of a time budget (teacher builds included):
    LERP; a network candidate trains within ``network_share`` of the budget and is skipped, with the reason
    in the table, when that share is not left or it ends below LERP;
 3. the best teacher's student and the direct student race (:mod:`.race`): equal steps after one warm-up,
-   learning curves projected to the final training's steps, a distilled student capped at its teacher.
+   learning curves projected to the final training's steps, both capped at the best teacher's score.
 
 The larger projection wins. The built teachers come back with the selection, so the pipeline can reuse a
 network teacher instead of training it again.
