@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,13 +62,24 @@ def prepare_output(path: str | os.PathLike, folder: bool = False) -> Path:
     except OSError as exc:
         raise HyperINRError(f"{target}: cannot create the folder {parent}: {_reason(exc)}") from None
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        with _temporary(parent, f".{target.name}.", ".probe"):
+            pass
     except OSError as exc:
         raise HyperINRError(f"{target}: cannot write in {parent}: {_reason(exc)}") from None
-    os.close(fd)
-    with contextlib.suppress(OSError):
-        os.unlink(probe)
     return target
+
+
+@contextlib.contextmanager
+def _temporary(parent: Path, prefix: str, suffix: str) -> Iterator[Path]:
+    """A new empty file in ``parent``, removed on leaving unless it was moved away. Its name is chosen
+    before it is created inside the ``try``, so that a Ctrl-C at any moment leaves nothing behind."""
+    path = parent / f"{prefix}{secrets.token_hex(5)}{suffix}"
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, umask_mode()))
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 @contextlib.contextmanager
@@ -82,17 +93,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     target = prepare_output(path)
     sfx = suffix if suffix is not None else "".join(target.suffixes[-1:])
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{sfx}", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, umask_mode())
-    try:
+    with _temporary(target.parent, f".{target.name}.", f".part{sfx}") as tmp_path:
         yield tmp_path
         os.replace(tmp_path, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-        raise
 
 
 def refuse_existing(path: str | os.PathLike, force: bool) -> None:

@@ -50,7 +50,9 @@ def coordnet_stages(job, preset, say) -> TrainResult:
     out = Path(job.out)
     teacher_out = teacher_path(out, job.teacher_out)
     if out.exists() and not job.force:
-        raise HyperINRError(f"{out}: output exists; choose another name or pass --force")
+        raise HyperINRError(
+            f"{out}: output exists; choose another name or overwrite it ({{force}})", force="force=True"
+        )
     total = (
         job.minutes if job.minutes is not None else (preset.pipeline_minutes if job.steps is None else None)
     )
@@ -61,7 +63,9 @@ def coordnet_stages(job, preset, say) -> TrainResult:
     if teacher_out.exists() and not teacher_ckpt.exists() and not job.force:
         if not job.resume:
             raise HyperINRError(
-                f"{teacher_out}: teacher exists; pass --resume to reuse it or --force to retrain"
+                f"{teacher_out}: teacher exists; reuse it ({{resume}}) or train it again ({{force}})",
+                resume="resume=True",
+                force="force=True",
             )
         say(f"teacher: reusing {teacher_out}")
     else:
