@@ -20,7 +20,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -299,14 +298,16 @@ def _write_video(path: Path, n: int, prepare, render, fps: float, cancel) -> Non
 
 
 def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
-    """Build the folder beside the target, then move it into place. mkdtemp makes it private (0700) while it
+    """Build the folder beside the target, then move it into place. It is private (0700) while it
     fills; the finished folder gets the mode any new folder gets."""
     import imageio.v3 as iio
 
-    from hyperinr_core.fileio import umask_mode
+    from hyperinr_core.fileio import reserve_name, umask_mode
 
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.resolve().parent))
+    parent = path.resolve().parent
+    tmp_dir, old = reserve_name(parent, f".{path.name}."), None
     try:
+        os.mkdir(tmp_dir, 0o700)  # private while it fills
         digits = max(4, int(math.log10(max(n, 1))) + 1)
         def write(k, img):
             iio.imwrite(tmp_dir / f"frame_{k:0{digits}d}.png", img)
@@ -314,7 +315,8 @@ def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
         run_pipeline(n, prepare, render, write, cancel)
         os.chmod(tmp_dir, umask_mode(directory=True))
         if path.is_dir():  # replacing (--force): the old folder steps aside only once the new one is whole
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.resolve().parent))
+            old = reserve_name(parent, f".{path.name}.old.")
+            os.mkdir(old, 0o700)
             os.replace(path, old / path.name)
             os.replace(tmp_dir, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -322,4 +324,8 @@ def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
             os.replace(tmp_dir, path)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if old is not None:  # stopped while the folders swapped: the old one goes back where it was
+            if (old / path.name).exists() and not path.exists():
+                os.replace(old / path.name, path)
+            shutil.rmtree(old, ignore_errors=True)
         raise

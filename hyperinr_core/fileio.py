@@ -69,13 +69,24 @@ def prepare_output(path: str | os.PathLike, folder: bool = False) -> Path:
     return target
 
 
+def reserve_name(parent: str | os.PathLike, prefix: str, suffix: str = "") -> Path:
+    """A fresh name in ``parent`` for a temporary file or folder; nothing is created. A writer takes the name
+    first and creates the temporary inside its ``try``, so that a Ctrl-C at any moment, even between the
+    two, leaves nothing behind (``mkstemp`` creates before the caller can guard it)."""
+    return Path(parent) / f"{prefix}{secrets.token_hex(5)}{suffix}"
+
+
+def create_exclusive(path: str | os.PathLike) -> None:
+    """Create ``path`` as a new empty file (an error if it exists), with the umask-default mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, umask_mode()))
+
+
 @contextlib.contextmanager
 def _temporary(parent: Path, prefix: str, suffix: str) -> Iterator[Path]:
-    """A new empty file in ``parent``, removed on leaving unless it was moved away. Its name is chosen
-    before it is created inside the ``try``, so that a Ctrl-C at any moment leaves nothing behind."""
-    path = parent / f"{prefix}{secrets.token_hex(5)}{suffix}"
+    """A new empty file in ``parent``, removed on leaving unless it was moved away."""
+    path = reserve_name(parent, prefix, suffix)
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, umask_mode()))
+        create_exclusive(path)
         yield path
     finally:
         with contextlib.suppress(FileNotFoundError):

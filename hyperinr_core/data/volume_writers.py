@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from hyperinr_core.errors import HyperINRError
+from hyperinr_core.fileio import create_exclusive, reserve_name
 
 __all__ = ["VOLUME_SUFFIXES", "VolumeWriter", "open_volume_writer"]
 
@@ -47,11 +47,10 @@ class VolumeWriter:
         self.values = np.asarray(values, dtype=np.float64).reshape(len(values), len(self.names))
         self.name = name
         self.count = 0
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.resolve().parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = reserve_name(self.path.resolve().parent, f".{self.path.name}.", ".part")
         self._sidecar_tmp: Path | None = None
         try:
+            create_exclusive(self.tmp)
             self._open()
         except BaseException:  # a full disk, a bad shape, Ctrl-C: no temporary stays behind
             self.abort()
@@ -83,11 +82,10 @@ class VolumeWriter:
         return {"param_names": self.names, "params": self.values.tolist()}
 
     def _write_sidecar(self, path: Path, meta: dict) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.resolve().parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f, indent=1)
-        self._sidecar_tmp = Path(tmp)
+        self._sidecar_tmp = reserve_name(path.resolve().parent, f".{path.name}.", ".part")
         self._sidecar_path = path
+        with open(self._sidecar_tmp, "x") as f:
+            json.dump(meta, f, indent=1)
 
     def close(self) -> Path:
         if self.count != self.n:

@@ -160,3 +160,29 @@ def test_the_explorer_after_a_gl_render_on_the_main_thread(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert img.exists() and shot.exists()
+
+
+def test_a_stop_while_folders_swap_puts_the_old_one_back(demo_scene, tmp_path, monkeypatch):
+    """--force on a PNG folder: the old folder steps aside, the new one moves in. Stopped between the two
+    moves, the old folder returns to its name and nothing hidden stays behind."""
+    import hyperinr_app.export as export_mod
+    from hyperinr_app.export import Sweep, export_animation
+
+    out = tmp_path / "frames"
+    out.mkdir()
+    (out / "mine.txt").write_text("the user's")
+    real, calls = export_mod.os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the new folder's move into place
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(export_mod.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        export_animation(demo_scene, Sweep("orbit", 0.0, 90.0, 2), out, (16, 12), 1, renderer="torch",
+                         replace=True)
+    monkeypatch.setattr(export_mod.os, "replace", real)
+    assert (out / "mine.txt").read_text() == "the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
