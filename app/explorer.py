@@ -135,6 +135,7 @@ def _schedule_screenshot(win, qapp, args: argparse.Namespace, finish) -> None:
 
     out = args.screenshot
     want = max(1, min(int(args.spp or 32), win.canvas.max_spp))
+    win.canvas.stop_when_converged = False  # the samples asked for, even where the image converged sooner
     shot = []
 
     def shoot():

@@ -103,6 +103,7 @@ class PathTracerCanvas(app.Canvas):
         self.max_spp = REST_SPP
         self.paused = False  # the window is hidden or minimized: nothing is refined
         self.refined = False  # at rest and done: max_spp samples, or noise below NOISE_STOP
+        self.stop_when_converged = True  # False: always max_spp (a screenshot asked for that many samples)
         self.noise: float | None = None  # the resting image's estimated noise (display units), once known
         self._noise_ref: tuple[object, int, np.ndarray] | None = None
         self.spp = 0
@@ -358,7 +359,7 @@ class PathTracerCanvas(app.Canvas):
         # At least 8 rows a band: each band also pays a full-frame copy, which must not dominate.
         self._rest_bands = self.quality.bands(cap=max(1, min(64, ph // 8)))
         self.events.frame_rendered(spp=self.spp, frame_ms=self.last_frame_ms, interactive=self.interactive)
-        converged = not self.interactive and self._converged(target, traced)
+        converged = not self.interactive and self.stop_when_converged and self._converged(target, traced)
         self.refined = not self.interactive and (self.spp >= want or converged)
         if not self.refined and not self.interactive and not self.paused:
             self.update()  # keep refining

@@ -89,5 +89,14 @@ def test_refinement_stops_once_the_noise_is_below_the_stop_and_pauses_while_hidd
             vapp.process_events()
             time.sleep(0.02)
         assert len(frames) == drawn, "the canvas kept drawing once converged"
+        # A screenshot asks for its samples whatever the noise: refining goes on to max_spp.
+        c.stop_when_converged = False
+        c.max_spp = c.spp * 2
+        c.update()
+        deadline = time.perf_counter() + 120
+        while c.spp < c.max_spp:
+            vapp.process_events()
+            time.sleep(0.002)
+            assert time.perf_counter() < deadline, f"stopped at {c.spp} of {c.max_spp} spp"
     finally:
         c.close()
