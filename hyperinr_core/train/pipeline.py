@@ -32,7 +32,7 @@ from hyperinr_core.train.make_teacher import TeacherBuild, build_teacher
 from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import preset_for
 from hyperinr_core.train.choose import SelectionBudget, n_between, select_teacher
-from hyperinr_core.train.file_stages import coordnet_stages, direct_stage
+from hyperinr_core.train.file_stages import coordnet_stages, direct_stage, teacher_path
 from hyperinr_core.train.selection import Selection, score_predictor
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
@@ -234,7 +234,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
         else:
             kind = job.teacher
         tb = TeacherBuild(
-            out=job.teacher_out or str(out.with_name(out.stem + ".teacher" + (out.suffix or ".h5"))),
+            out=str(teacher_path(out, job.teacher_out)),
             minutes=job.teacher_minutes
             if job.teacher_minutes is not None or clock.minutes is None
             else (job.teacher_share if selection else job.forced_teacher_share) * clock.minutes,
