@@ -96,11 +96,12 @@ class GenerationWorker(LatestRequestWorker):
 
     def chore(self) -> None:
         from hyperinr_renderer.decode import Decoder
+        from hyperinr_renderer.scene import Scene
 
         self._compiling = True
         try:
             compiled = Decoder(device=self.model.device)
-            probe = self._inr if self._inr is not None else self.model.generate(self.model.cfg.param_lo)
+            probe = self._inr if self._inr is not None else Scene(self.model, self.model.cfg.param_lo).inr()
             compiled.evaluator(probe)  # starts compiling in the background
             self._decoder = compiled
         except Exception:  # noqa: BLE001 - stay eager; decoding works without the compiler
@@ -117,21 +118,25 @@ class GenerationWorker(LatestRequestWorker):
 
     def _serve(self, req: Request, decoder):
         """Generate and decode ``req``, coarse to fine (stopping early for a newer request); the INR."""
+        from hyperinr_renderer.light import Light
+        from hyperinr_renderer.scene import Scene
+
+        shadow_model = self.shadow_model if req.light is not None else None
+        light = Light(*req.light) if req.light is not None else Light()
+        scene = Scene(self.model, req.theta, shadow_model, light, decoder)
         t0 = time.perf_counter()
-        inr = self.model.generate(req.theta)
+        inr = scene.inr()
         gen_ms = (time.perf_counter() - t0) * 1e3
-        shadow_inr = None
-        if req.light is not None and self.shadow_model is not None:
-            shadow_inr = self._shadow_inr(req)
+        scene.shadow_inr()
         for k, res in enumerate(req.resolutions):
             if k > 0 and self.newer_waiting():
                 return inr  # a newer request supersedes the refinement
             t1 = time.perf_counter()
-            vol = decoder.decode(inr, res).cpu().numpy()
+            vol = scene.volume(res).cpu().numpy()
             t2 = time.perf_counter()
             shadow = None
-            if shadow_inr is not None:
-                shadow = decoder.decode_shadow(shadow_inr, min(res, req.shadow_resolution)).cpu().numpy()
+            if shadow_model is not None:
+                shadow = scene.shadow_volume(min(res, req.shadow_resolution)).cpu().numpy()
             t3 = time.perf_counter()
             final = k == len(req.resolutions) - 1
             # the TF editor draws over the shown volume's histogram: counted here, not on the GUI thread
@@ -150,13 +155,3 @@ class GenerationWorker(LatestRequestWorker):
                 )
             )
         return inr
-
-    def _shadow_inr(self, req: Request):
-        sm = self.shadow_model
-        values = dict(zip(self.model.cfg.param_names, req.theta, strict=True))
-        values["azimuth"], values["polar"] = req.light[0] % 360.0, req.light[1]
-        theta = [
-            values.get(n, (lo + hi) / 2)
-            for n, lo, hi in zip(sm.cfg.param_names, sm.cfg.param_lo, sm.cfg.param_hi, strict=True)
-        ]
-        return sm.generate(theta)

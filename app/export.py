@@ -78,13 +78,12 @@ def _gl_renderer(scene):
 
 def _shadow_field(scene: ExportScene, field):
     from hyperinr_renderer.fields import GridField
-    from hyperinr_renderer.shadows import shadow_field_from_model, shadow_volume
+    from hyperinr_renderer.shadows import shadow_volume
 
     if scene.shadow_mode != "field":
         return None
     if scene.shadow_model is not None:
-        params = dict(zip(scene.model.cfg.param_names, scene.theta, strict=True))
-        return shadow_field_from_model(scene.shadow_model, scene.light, scene_params=params)
+        return scene.shadow_field()
     return GridField(shadow_volume(field, scene.tf, scene.light.direction(), 64))
 
 
@@ -127,12 +126,10 @@ def _check_size(size, spp) -> None:
 def _render_frame_torch(scene, size, spp, progress, cancel) -> np.ndarray:
     import torch
 
-    from hyperinr_renderer.fields import INRField
     from hyperinr_renderer.tracer import PathTracer, RenderSettings
 
     w, h = int(size[0]), int(size[1])
-    inr = scene.model.generate(scene.theta).clone()
-    field = INRField(inr)
+    field = scene.field()
     settings = RenderSettings(
         width=w, height=h, step=scene.step, shadow=scene.shadow_mode, background=scene.background
     )

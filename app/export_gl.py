@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hyperinr_app.export_scene import ExportScene
 
 __all__ = [
     "PreparedFrame", "VolumePreparer", "GLFrameRenderer", "frame_costs",
@@ -30,7 +34,7 @@ DEFAULT_SHADOW_RES = 64
 class PreparedFrame:
     """A scene with its textures: ``volume`` / ``shadow`` are None when unchanged since the previous frame."""
 
-    scene: object  # ExportScene
+    scene: ExportScene
     volume: np.ndarray | None
     shadow: np.ndarray | None
     decode_s: float = 0.0
@@ -59,37 +63,29 @@ class VolumePreparer:
         self._volume: np.ndarray | None = None
         self._shadow_key = None
 
-    def __call__(self, scene) -> PreparedFrame:
+    def __call__(self, scene: ExportScene) -> PreparedFrame:
         import time
-
-        import torch
 
         t0 = time.perf_counter()
         theta = tuple(float(v) for v in scene.theta)
         volume = None
-        with torch.no_grad():
-            if theta != self._volume_key:
-                inr = scene.model.generate(list(theta))
-                volume = self.decoder.decode_numpy(inr, self.volume_res)
-                self._volume_key, self._volume = theta, volume
-            shadow = None
-            if scene.shadow_mode == "field":
-                light = (scene.light.azimuth % 360.0, scene.light.polar)
-                key = (theta, light, scene.tf.fingerprint())
-                if key != self._shadow_key:
-                    shadow = self._shadow(scene)
-                    self._shadow_key = key
+        view = scene.updated(decoder=self.decoder)
+        if theta != self._volume_key:
+            volume = view.volume(self.volume_res).cpu().numpy()
+            self._volume_key, self._volume = theta, volume
+        shadow = None
+        if scene.shadow_mode == "field":
+            key = (theta, (scene.light.azimuth % 360.0, scene.light.polar), scene.tf.fingerprint())
+            if key != self._shadow_key:
+                shadow = self._shadow(view)
+                self._shadow_key = key
         return PreparedFrame(scene, volume, shadow, time.perf_counter() - t0)
 
-    def _shadow(self, scene) -> np.ndarray:
+    def _shadow(self, scene: ExportScene) -> np.ndarray:
         import torch
 
         if scene.shadow_model is not None:
-            from hyperinr_renderer.shadows import shadow_field_from_model
-
-            params = dict(zip(scene.model.cfg.param_names, scene.theta, strict=True))
-            sf = shadow_field_from_model(scene.shadow_model, scene.light, scene_params=params)
-            return self.decoder.decode_numpy(sf.inr, self.shadow_res)
+            return scene.shadow_volume(self.shadow_res).cpu().numpy()
         from hyperinr_renderer.fields import GridField
         from hyperinr_renderer.shadows import shadow_volume
 

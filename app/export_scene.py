@@ -4,30 +4,33 @@ free of Qt and GL, shared by the explorer session, the CLI and the export pipeli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hyperinr_core.errors import HyperINRError
+from hyperinr_renderer.scene import Scene
+
+if TYPE_CHECKING:
+    from hyperinr_renderer.camera import Camera
+    from hyperinr_renderer.transfer import TransferFunction
 
 __all__ = ["ExportScene", "Sweep"]
 
 
-@dataclass
-class ExportScene:
-    """What to render: a scalar HyperINR at ``theta`` (user units), the look, and optional shadows."""
+@dataclass(kw_only=True)
+class ExportScene(Scene):
+    """What to render: a :class:`~renderer.scene.Scene` (a scalar model at ``theta`` in user units, the
+    light, an optional shadow model) with the look: transfer function, camera, shadow mode and the tracer's
+    settings. ``shadow_model`` is used in shadow mode ``field``."""
 
-    model: object  # HyperINR
-    theta: list[float]
-    tf: object  # TransferFunction
-    camera: object  # Camera
-    light: object  # Light
+    tf: TransferFunction
+    camera: Camera
     shadow_mode: str = "none"
-    shadow_model: object | None = None
     background: tuple[float, float, float] = (0.08, 0.08, 0.1)
     step: float = 1.0 / 256.0
     seed: int = 0
-    scene_params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -55,9 +58,9 @@ class Sweep:
             resolve_params({self.name: float(value)}, names, cfg.param_lo, cfg.param_hi, option="sweep")
             theta = list(scene.theta)
             theta[names.index(self.name)] = float(value)
-            return replace(scene, theta=theta)
+            return scene.updated(theta=theta)
         if self.kind in ("azimuth", "polar"):
-            return replace(scene, light=replace(scene.light, **{self.kind: float(value)}))
+            return scene.updated(light=replace(scene.light, **{self.kind: float(value)}))
         if self.kind == "orbit":
-            return replace(scene, camera=replace(scene.camera, azimuth=float(value)))
+            return scene.updated(camera=replace(scene.camera, azimuth=float(value)))
         raise HyperINRError(f"unknown sweep {self.kind!r} (param, azimuth, polar, orbit)")

@@ -38,9 +38,9 @@ def image_at(model, theta, shape: tuple[int, int]) -> np.ndarray:
     """``(H, W, 3)`` uint8 image of an NVS model at parameters ``theta``: data units clipped to [0, 1]."""
     import torch
 
-    with torch.no_grad():
-        inr = model.generate(theta)
-        v = inr.to_data_units(inr.sample_grid(shape))
+    from hyperinr_renderer.scene import Scene
+
+    v = Scene(model, theta).image(shape)
     rgb = v[..., :3] if v.shape[-1] >= 3 else v[..., :1].expand(*v.shape[:-1], 3)
     return (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
 

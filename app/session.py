@@ -264,8 +264,8 @@ class ExplorerSession:
             raise ValueError("nothing to export: open a model first")
         extra = {} if background is None else {"background": background}
         shadow = self.shadow_model if self.shadow_mode == "field" else None
-        return ExportScene(self.model, self.theta(), self.tf, camera, self.light, self.shadow_mode, shadow,
-                           **extra)
+        return ExportScene(model=self.model, theta=self.theta(), shadow_model=shadow, light=self.light,
+                           tf=self.tf, camera=camera, shadow_mode=self.shadow_mode, **extra)
 
     def close_workers(self) -> None:
         for w in (self.worker, self.view_worker):

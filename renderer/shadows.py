@@ -2,8 +2,9 @@
 
 - ``none``: ``T_light = 1``.
 - ``rays``: a secondary ray toward the light from every contributing sample (the reference, O(n^2) per ray).
-- ``field``: one lookup per sample in a shadow field: a shadow INR generated for the light direction, or a
-  :class:`~renderer.fields.GridField` over a volume made by :func:`shadow_volume`.
+- ``field``: one lookup per sample in a shadow field: a shadow INR generated for the light direction
+  (:meth:`renderer.scene.Scene.shadow_field`), or a :class:`~renderer.fields.GridField` over a volume made by
+  :func:`shadow_volume`.
 
 :func:`shadow_volume` computes transmittance toward the light at the nodes of a grid with the very code of
 mode ``rays`` (:meth:`renderer.tracer.Marcher.transmittance`), midpoint-sampled (``u = 0.5``) so the volume is
@@ -19,8 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .fields import Field, INRField
-from .light import Light
+from .fields import Field
 from .macrocells import MacroCells
 from .tracer import SHADOW_MODES, Marcher
 from .transfer import TransferFunction
@@ -32,7 +32,6 @@ __all__ = [
     "LIGHT_PARAM_LO",
     "LIGHT_PARAM_HI",
     "shadow_volume",
-    "shadow_field_from_model",
 ]
 
 LIGHT_PARAM_NAMES = ["azimuth", "polar"]
@@ -106,22 +105,3 @@ def check_shadow_model(model, path=None) -> None:
             f"{where}not a shadow model: a shadow model's parameters include {', '.join(LIGHT_PARAM_NAMES)} "
             f"(the light), this one has {', '.join(names)}"
         )
-
-
-def shadow_field_from_model(
-    model, light: Light, fast: bool | None = None, scene_params: dict[str, float] | None = None
-) -> INRField:
-    """The shadow INR of a DGS HyperINR for ``light``: generated at its (azimuth, polar) parameters.
-
-    The model's parameters must include :data:`LIGHT_PARAM_NAMES`; any others (e.g. the timestep ``t`` of a
-    shadow model made for a time series) are taken from ``scene_params`` in user units.
-    """
-    from hyperinr_core.errors import HyperINRError
-
-    check_shadow_model(model)
-    names = list(model.cfg.param_names)
-    values = {**(scene_params or {}), "azimuth": light.azimuth % 360.0, "polar": light.polar}
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise HyperINRError(f"the shadow model also needs {', '.join(missing)} (scene parameters)")
-    return INRField(model.generate([values[n] for n in names]).clone(), fast=fast)

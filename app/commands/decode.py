@@ -138,10 +138,11 @@ def run(args: argparse.Namespace) -> int:
         raise HyperINRError(f"{path}: decode writes volumes; this model makes {cfg.encoding.n_input_dims}-D "
                             "images")
     if light is not None:
+        from hyperinr_renderer.scene import light_values
         from hyperinr_renderer.shadows import check_shadow_model
 
         check_shadow_model(model, path)
-        given = {**given, "azimuth": light[0] % 360.0, "polar": light[1]}
+        given = {**given, **light_values(model, light)}
     rows = []
     if sweep is not None:
         name, values = sweep
@@ -171,6 +172,7 @@ def _decode(model, rows, shape, args) -> int:
     from hyperinr_core.data.volume_writers import open_volume_writer
     from hyperinr_core.model.backends import select_backend
     from hyperinr_renderer.decode import Decoder, DecoderConfig
+    from hyperinr_renderer.scene import Scene
     from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES
 
     cfg = model.cfg
@@ -181,8 +183,8 @@ def _decode(model, rows, shape, args) -> int:
                                     mlp_dtype="float32"), device=model.device)
     with open_volume_writer(args.out, shape, cfg.param_names, rows, name) as writer:
         for theta in tqdm(rows, desc="decode", unit="volume", disable=args.quiet or len(rows) == 1):
-            grid = decoder.decode(model.generate(theta), shape)
-            writer.write(grid.cpu().numpy() * (hi - lo) + lo)
+            scene = Scene(model, theta, decoder=decoder)
+            writer.write(scene.to_data_units(scene.volume(shape).cpu().numpy()))
         out = writer.close()
     kind = f"{len(rows)} volumes" if len(rows) > 1 else "1 volume"
     print(f"wrote {out}: {kind} of {'x'.join(map(str, shape))} ({name}, data units, "

@@ -279,6 +279,7 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
     from hyperinr_renderer import light_direction
     from hyperinr_renderer.decode import Decoder
     from hyperinr_renderer.fields import GridField
+    from hyperinr_renderer.scene import Scene
     from hyperinr_renderer.shadows import shadow_volume
 
     model = HyperINR.load(args.model, device=device)
@@ -300,7 +301,7 @@ def _run_series(args, device, tf, ranges, names, lo, hi) -> int:
     def frames():
         for s_val, az, polar in tqdm(params, desc="shadow volumes", unit="volume", disable=args.quiet):
             theta = [s_val if k == j else others[name] for k, name in enumerate(mnames)]
-            grid = decoder.decode(model.generate(theta), args.resolution).float()
+            grid = Scene(model, theta, decoder=decoder).volume(args.resolution).float()
             light = light_direction(az, polar)
             sv = shadow_volume(GridField(grid), tf, light, args.resolution, step=args.step)
             yield sv.cpu().numpy()

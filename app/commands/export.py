@@ -112,13 +112,13 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
 
     az, polar = parse_light(args.light)
     return ExportScene(
-        model,
-        theta_for(model, args.param, str(model_path), quiet=(swept,)),
-        tf,
-        Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else Camera().distance),
-        Light(azimuth=az, polar=polar),
-        mode,
-        shadow,
+        model=model,
+        theta=theta_for(model, args.param, str(model_path), quiet=(swept,)),
+        shadow_model=shadow,
+        light=Light(azimuth=az, polar=polar),
+        tf=tf,
+        camera=Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else Camera().distance),
+        shadow_mode=mode,
     )
 
 

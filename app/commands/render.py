@@ -155,7 +155,8 @@ def load_field(args: argparse.Namespace, device):
     import torch
 
     from hyperinr_core.errors import HyperINRError
-    from hyperinr_renderer.fields import GridField, INRField
+    from hyperinr_renderer.fields import GridField
+    from hyperinr_renderer.scene import Scene
 
     if args.model:
         from hyperinr_core.model.hyperinr import HyperINR
@@ -166,8 +167,8 @@ def load_field(args: argparse.Namespace, device):
                 f"{args.model}: a volume model is needed (this one is "
                 f"{model.cfg.encoding.n_input_dims}-D, task {model.cfg.task})"
             )
-        inr = model.generate(theta_for(model, args.param, args.model)).clone()
-        return INRField(inr, fast=True if args.compile else None)
+        scene = Scene(model, theta_for(model, args.param, args.model))
+        return scene.field(fast=True if args.compile else None)
     from hyperinr_core.data.dataset import open_dataset
 
     with open_dataset(args.data) as ds:
@@ -267,20 +268,22 @@ def model_shadow_field(args, given: dict, tf, light, device):
     """The shadow INR field of --shadow-model for ``light`` and the scene's parameters (warns on stderr when
     the model was made for another transfer function)."""
     from hyperinr_core.model.hyperinr import HyperINR
-    from hyperinr_renderer.shadows import check_shadow_model, shadow_field_from_model
+    from hyperinr_renderer.scene import Scene
+    from hyperinr_renderer.shadows import check_shadow_model
 
     shadow_model = HyperINR.load(args.shadow_model, device=device)
     check_shadow_model(shadow_model, args.shadow_model)
     stored = shadow_model.cfg.metadata.get("tf_fingerprint")
     if stored and stored != tf.fingerprint():
         print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
-    scene = dict(given)  # the scene's parameters (e.g. t) feed a time-series shadow model too
-    if args.model:
-        scene_model = HyperINR.load(args.model)
-        full = theta_for(scene_model, args.param, args.model)
-        scene = dict(zip(scene_model.cfg.param_names, full, strict=True))
     fast = True if args.compile else None
-    return shadow_field_from_model(shadow_model, light, fast=fast, scene_params=scene)
+    if args.model:  # the scene's parameters (e.g. t) feed a time-series shadow model too
+        scene_model = HyperINR.load(args.model)
+        scene = Scene(scene_model, theta_for(scene_model, args.param, args.model), shadow_model, light)
+    else:  # no scene model: --param gives the shadow model's other parameters (else their midpoints)
+        params = {n: v for n, v in given.items() if n in shadow_model.cfg.param_names}
+        scene = Scene.at(shadow_model, params, shadow_model=shadow_model, light=light)
+    return scene.shadow_field(fast=fast)
 
 
 def _render_gl(args, field, shadow_inr, tf, camera, light, mode: str, size: tuple[int, int], background):

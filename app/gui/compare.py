@@ -54,13 +54,13 @@ class CompareDock(QDockWidget):
             from hyperinr_core.data.dataset import open_dataset
             from hyperinr_core.eval.baselines import Lerp
             from hyperinr_core.eval.metrics import psnr
-            from hyperinr_renderer.decode import Decoder
+            from hyperinr_renderer.scene import Scene
 
             with open_dataset(path) as ds:
                 lo, hi = ds.value_range
                 gt = (ds.frame(i) - lo) / (hi - lo)
                 theta = ds.params[i]
-                pred = Decoder().decode(model.generate(theta), gt.shape).float().numpy()
+                pred = Scene(model, theta).volume(gt.shape).float().numpy()
                 lerp = (Lerp(ds).predict(ds.normalized_params(ds.params[i : i + 1])[0]) - lo) / (hi - lo)
                 train = bool(ds.train_mask[i])
             z = gt.shape[0] // 2

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-import torch
 
 from hyperinr_renderer.decode import Decoder, DecoderConfig, native_shape
+from hyperinr_renderer.scene import Scene
 
 __all__ = ["ParameterVolumes", "default_steps", "make_decoder", "training_shape"]
 
@@ -234,27 +234,17 @@ class ParameterVolumes:
             part = None if full else self._get(ckey)
             if part is not None:
                 return part
-            inr = self.model.generate(self.theta(step))
+            scene = Scene(self.model, self.theta(step), decoder=self.decoder)
             n_req = int(np.prod([len(i) for i in idx]))
             if full or n_req * 2 > int(np.prod(self.resolution)):  # most of the grid: decode all of it
-                vol = self.decoder.decode(inr, self.resolution).cpu().numpy()
-                vol = self._to_data_units(vol)
+                vol = self._to_data_units(scene.volume(self.resolution).cpu().numpy())
                 self.stats["volume_decodes"] += 1
                 self._put((step, None), vol)
                 return vol if full else vol[np.ix_(*idx)]
-            vals = self.decoder.decode_points(inr, self._points(idx)).cpu().numpy()
-            part = self._to_data_units(vals.reshape([len(i) for i in idx]))
+            part = self._to_data_units(scene.nodes(self.resolution, idx).cpu().numpy())
             self.stats["point_decodes"] += 1
             self._put(ckey, part)
             return part
-
-    def _points(self, idx: list[np.ndarray]) -> torch.Tensor:
-        """(N, 3) coordinates (x, y, z) of the sub-grid, X fastest (the node-centred grid convention)."""
-        # Node coordinates as grid_coordinates makes them (linspace): a plane equals that plane of the volume.
-        axes = [torch.linspace(0.0, 1.0, n)[torch.from_numpy(np.ascontiguousarray(i))]
-                for i, n in zip(idx, self.resolution, strict=True)]
-        zz, yy, xx = torch.meshgrid(*axes, indexing="ij")
-        return torch.stack([xx.reshape(-1), yy.reshape(-1), zz.reshape(-1)], dim=-1)
 
     def _to_data_units(self, v: np.ndarray) -> np.ndarray:
         v = np.asarray(v, dtype=np.float32)

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from hyperinr_app.napari.lazy import ParameterVolumes, make_decoder, training_shape
+from hyperinr_renderer.scene import light_values
 
-__all__ = ["get_reader", "read", "layer_data", "layer_geometry", "colormap_rgba", "shared_decoder",
-           "light_values"]
+__all__ = ["get_reader", "read", "layer_data", "layer_geometry", "colormap_rgba", "shared_decoder"]
 
 SPATIAL_LABELS = ("z", "y", "x")
 
@@ -155,15 +155,3 @@ def layer_data(path, steps=None, resolution=None, decoder=None, light=None) -> l
             "metadata": {"hyperinr": sinfo},
         }, "image"))
     return layers
-
-
-def light_values(shadow_model, light) -> dict[str, float]:
-    """The shadow model's light parameters (those named azimuth / polar) at ``light`` = (azimuth, polar) in
-    degrees, clamped to the model's range."""
-    cfg = shadow_model.cfg
-    out = {}
-    for name, value in (("azimuth", float(light[0]) % 360.0), ("polar", float(light[1]))):
-        if name in cfg.param_names:
-            j = cfg.param_names.index(name)
-            out[name] = float(np.clip(value, cfg.param_lo[j], cfg.param_hi[j]))
-    return out

@@ -27,7 +27,8 @@ from qtpy.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from hyperinr_app.napari.lazy import ParameterVolumes
-from hyperinr_app.napari.reader import layer_geometry, light_values
+from hyperinr_app.napari.reader import layer_geometry
+from hyperinr_renderer.scene import light_values
 
 __all__ = ["HyperINRWidget", "hyperinr_layers", "new_array", "set_array", "rebuild_layer"]
 

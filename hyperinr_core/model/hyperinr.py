@@ -127,6 +127,7 @@ class HyperINR(nn.Module):
         self._lo = np.asarray(cfg.param_lo, dtype=np.float64)
         self._span = np.asarray(cfg.param_hi, dtype=np.float64) - self._lo
         self._buffer: Tensor | None = None
+        self.generations = 0  # generate() calls so far: an INR of call k is valid while this is still k
         if device is not None:
             self.to(device)
 
@@ -244,6 +245,7 @@ class HyperINR(nn.Module):
         idx, w = self.neighbours(u[None])
         idx, w = idx[0], w[0]
         buf = self._generation_buffer()
+        self.generations += 1
         table = self.encoder_params
         blend = self._blender(table, len(idx), buf)
         if blend is not None:  # one launch (a CUDA graph replay on CUDA) of the backend's blend kernel

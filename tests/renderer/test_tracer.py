@@ -190,11 +190,11 @@ def test_invalidate_field_rebuilds_macro_cells_after_in_place_change():
 def test_shadow_field_from_a_dgs_model():
     from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
     from hyperinr_core.errors import HyperINRError
+    from hyperinr_renderer.scene import Scene
     from hyperinr_renderer.shadows import (
         LIGHT_PARAM_HI,
         LIGHT_PARAM_LO,
         LIGHT_PARAM_NAMES,
-        shadow_field_from_model,
     )
 
     enc = HashGridConfig(3, 2, 2, 8, 4, 2.0)
@@ -208,9 +208,10 @@ def test_shadow_field_from_a_dgs_model():
         task="dgs",
     )
     model = HyperINR(cfg, np.random.default_rng(0).random((5, 2)))
-    sf = shadow_field_from_model(model, Light(azimuth=400.0, polar=30.0))
+    sf = Scene.at(model, shadow_model=model, light=Light(azimuth=400.0, polar=30.0)).shadow_field()
     v = sf(torch.rand(10, 3))
     assert v.shape == (10,) and bool(((v >= 0) & (v <= 1)).all())
     cfg_t = HyperINRConfig(encoding=enc, mlp=mlp)
     with pytest.raises(HyperINRError, match="azimuth"):
-        shadow_field_from_model(HyperINR(cfg_t, np.array([[0.0], [1.0]])), Light())
+        scalar = HyperINR(cfg_t, np.array([[0.0], [1.0]]))
+        Scene.at(scalar, shadow_model=scalar).shadow_inr()
