@@ -176,7 +176,6 @@ def _decode(model, rows, shape, args) -> int:
     from hyperinr_renderer.shadows import LIGHT_PARAM_NAMES
 
     cfg = model.cfg
-    lo, hi = cfg.value_range
     name = "transmittance" if set(LIGHT_PARAM_NAMES) <= set(cfg.param_names) else "value"
     # Exact float32 values; compile only where a long sweep pays for it (on a CPU it takes tens of seconds).
     decoder = Decoder(DecoderConfig(dtype="float32", compile=len(rows) >= 16, background_compile=True,
