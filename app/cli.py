@@ -124,16 +124,10 @@ def _main(argv: list[str] | None) -> int:
         print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)
         return 2
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) and "errno = 27" not in str(exc) and (
-            "errno = 28" not in str(exc)
-        ):
+        message = _write_failure(exc, getattr(args, "out", None))
+        if message is None:
             raise
-        out = getattr(args, "out", None)
-        print(
-            f"hyperinr {args.command}: error: {out or 'output'}: could not be written: the disk is full (or "
-            "a file-size limit was reached); no partial file is left under that name",
-            file=sys.stderr,
-        )
+        print(f"hyperinr {args.command}: error: {message}", file=sys.stderr)
         if argv is None:  # HDF5 tears down badly after a failed write: end here, outputs already cleaned up
             sys.stdout.flush()
             sys.stderr.flush()
@@ -148,6 +142,20 @@ def _main(argv: list[str] | None) -> int:
     finally:
         sys.unraisablehook, sys.excepthook = hooks
         restore(undo_signals)
+
+
+def _write_failure(exc: OSError, out) -> str | None:
+    """One line for an output that could not be written (a full disk, a folder that turned read-only), or
+    None for other errors. h5py reports the C library's errno only in its message."""
+    text, out = str(exc), out or "output"
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "errno = 27," in text or "errno = 28," in text:
+        return (f"{out}: could not be written: the disk is full (or a file-size limit was reached); no partial "
+                "file is left under that name")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or "errno = 13," in text or "errno = 30," in text:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return (f"{out}: could not be written: permission denied{where}: is its folder read-only? No partial "
+                "file is left under that name")
+    return None
 
 
 def _quiet_hdf5_teardown(unraisable) -> None:

@@ -299,7 +299,7 @@ def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
     fills; the finished folder gets the mode any new folder gets."""
     import imageio.v3 as iio
 
-    from hyperinr_core.fileio import reserve_name, umask_mode
+    from hyperinr_core.fileio import remove_temporary, reserve_name, umask_mode
 
     parent = path.resolve().parent
     tmp_dir, old = reserve_name(parent, f".{path.name}."), None
@@ -320,9 +320,9 @@ def _write_png_folder(path: Path, n: int, prepare, render, cancel) -> None:
         else:
             os.replace(tmp_dir, path)
     except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        remove_temporary(tmp_dir)
         if old is not None:  # stopped while the folders swapped: the old one goes back where it was
             if (old / path.name).exists() and not path.exists():
                 os.replace(old / path.name, path)
-            shutil.rmtree(old, ignore_errors=True)
+            remove_temporary(old)
         raise

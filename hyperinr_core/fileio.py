@@ -10,8 +10,10 @@ destroys the previous version of it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,6 +83,25 @@ def create_exclusive(path: str | os.PathLike) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, umask_mode()))
 
 
+def remove_temporary(path: str | os.PathLike) -> bool:
+    """Remove a temporary file or folder, if it is there; False when it could not be. One that cannot go (its
+    folder turned read-only meanwhile, say) is named in a warning on stderr, never raised: the error that
+    led here is the one to report."""
+    p = Path(path)
+    try:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        logging.getLogger("hyperinr").warning(
+            "could not remove the temporary %s (%s): remove it by hand", p, _reason(exc))
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def _temporary(parent: Path, prefix: str, suffix: str) -> Iterator[Path]:
     """A new empty file in ``parent``, removed on leaving unless it was moved away."""
@@ -89,8 +110,7 @@ def _temporary(parent: Path, prefix: str, suffix: str) -> Iterator[Path]:
         create_exclusive(path)
         yield path
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        remove_temporary(path)
 
 
 @contextlib.contextmanager
