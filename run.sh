@@ -51,8 +51,8 @@ ensure_venv() {
   want=$(cat setup.cfg pyproject.toml; find . -path ./"$VENV" -prune -o -name __init__.py -print | sort)
   want=$(printf '%s' "$want" | cksum)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    log "installing hyperinr-explorer and its test tools"
-    "$VENV/bin/python" -m pip install -q -e ".[test,napari]"
+    log "installing hyperinr-explorer, its test tools and the optional file formats"
+    "$VENV/bin/python" -m pip install -q -e ".[test,napari,formats]"
     printf '%s' "$want" > "$stamp"
   fi
 }

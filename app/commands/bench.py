@@ -16,7 +16,7 @@ from hyperinr_app.commands import add_backend_option
 
 BENCHES = (
     "generation", "inference", "render", "export", "interactive", "latency", "train", "teachers",
-    "napari_reader", "gpu", "kernels", "faults", "soak",
+    "napari_reader", "gpu", "kernels", "faults", "soak", "formats",
 )
 
 

@@ -1,7 +1,9 @@
 """``hyperinr data``: import user data into dataset files, summarize them, and make demo data.
 
-- ``data import INPUT... -o OUT.h5``: .npy files/folders, a .npz, raw binaries + JSON sidecar, or HDF5 of
-  another layout (see :mod:`hyperinr_core.data.importers`). Never overwrites an existing output without --force.
+- ``data import INPUT... -o OUT.h5``: .npy files/folders, a .npz, raw binaries + JSON sidecar, HDF5 of
+  another layout or NetCDF-4, TIFF stacks, VTK ImageData (.vti, .vtk, a .pvd collection) or a Zarr /
+  OME-Zarr store (see :mod:`hyperinr_core.data.importers`). Never overwrites an existing output without
+  --force.
 - ``data info FILE``: validate a dataset file and print a summary (``--check`` reads every frame).
 - ``data demo tgv``: Taylor–Green vortex vorticity-magnitude series (:mod:`hyperinr_core.data.tgv`). Other
   modules plug in more demos (``app.commands.demo_plume``, ``app.commands.demo_shadows``,
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _register_import(data_sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser(
         "import",
-        help="turn .npy/.npz/raw/HDF5 data into a dataset file",
+        help="turn .npy/.npz/raw/HDF5/NetCDF/TIFF/VTK/Zarr data into a dataset file",
         description="Turn user data into a HyperINR dataset file (HDF5, one chunk per frame).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
@@ -54,14 +56,18 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
             "  hyperinr data import stack.npz -o series.h5\n"
             "  hyperinr data import run.raw --sidecar run.json -o series.h5 --params 0.5,1.0,1.5\n"
             "  hyperinr data import sim_*.h5 --dataset /fields/vorticity --param-attr time -o series.h5\n"
+            "  hyperinr data import run.pvd -o series.h5              # ParaView collection: t = timesteps\n"
+            "  hyperinr data import vti/ --params-from-name 'step_(?P<t>[0-9]+)' -o series.h5\n"
+            "  hyperinr data import run.ome.zarr -o series.h5          # OME-Zarr: t from its metadata\n"
             'raw sidecar (JSON): {"dims": [X, Y, Z] | "shape": [Z, Y, X], "dtype": "float32",\n'
             '  "endianness": "little", "offset": 0, "frames": N (optional), "params": [...] (optional)}'
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (one kind at a time)")
     p.add_argument("-o", "--out", required=True, metavar="OUT.h5", help="dataset file to write")
-    p.add_argument("--kind", default="auto", choices=("auto", "npy", "npz", "raw", "hdf5", "tiff"),
-                   help="input kind")
+    p.add_argument("--kind", default="auto",
+                   choices=("auto", "npy", "npz", "raw", "hdf5", "tiff", "vtk", "zarr"),
+                   help="input kind (vtk: .vti/.vtk/.pvd; zarr: a Zarr or OME-Zarr store)")
     p.add_argument("--task", default="tsr", choices=("tsr", "dgs", "nvs"), help="task (default tsr)")
     p.add_argument("--param-names", metavar="A,B", help="comma-separated parameter names (default t)")
     g = p.add_mutually_exclusive_group()
@@ -87,7 +93,9 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
         "--dataset",
         metavar="PATH",
         help="hdf5: dataset or group path inside each input file (NetCDF-4 .nc and any HDF5 file with one "
-        "data variable: found without it, its first dimension's coordinate, such as time, as the parameter)",
+        "data variable: found without it, its first dimension's coordinate, such as time, as the parameter); "
+        "vtk: the point-data array (default: the active scalars, or the only array); zarr: the array inside "
+        "the store's group (or the OME-Zarr level; default: the only array, or level 0)",
     )
     p.add_argument("--param-attr", metavar="NAME", help="hdf5: attribute holding each frame's parameter")
     p.add_argument("--params-dataset", metavar="PATH", help="hdf5: dataset holding the parameters")

@@ -16,12 +16,16 @@ data units (float32, X fastest, node-centred on the unit cube). The format follo
   .vtkhdf  VTK's HDF5 ImageData (ParaView >= 5.12, VTK >= 9.3); a sweep is one file with its time values
   .nc      NetCDF-4 / CF (xarray, ParaView, ncview): dimensions (z, y, x), or (NAME, z, y, x) for a sweep,
            with coordinate variables
+  .vti     VTK XML ImageData, one volume (needs the vtk extra: pip install "hyperinr-explorer[vtk]")
+  .pvd     a ParaView collection of .vti files (in OUT_data/), each at its parameter value as time (vtk extra)
+  .zarr    OME-Zarr (NGFF 0.4) folder: napari, ome-zarr, zarr; axes (t,) z, y, x (zarr extra)
 A shadow model (parameters azimuth, polar) writes its transmittance toward the light: --light AZ,POLAR
 (a bundle's shadow model with --shadow). Sweeps stream frame by frame; Ctrl-C leaves nothing behind."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("decode", help="write a model's volume at a parameter (or a sweep) to .npy/.raw/.vtkhdf/.nc",
+    p = sub.add_parser("decode", help="write a model's volume at a parameter (or a sweep) to a file: .npy, .raw, "
+                       ".vtkhdf, .nc, .vti, .pvd, .zarr",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n"
                        "  hyperinr decode --model assets/demo_tgv.hinr --param t=3.5 --resolution 128 -o t35.vtkhdf\n"
@@ -39,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--light", metavar="AZ,POLAR", help="a shadow model's light direction in degrees")
     p.add_argument("--resolution", metavar="N|Z,Y,X",
                    help="grid: N^3 or Z,Y,X nodes (default: the model's training grid, else 64^3)")
-    p.add_argument("-o", "--out", required=True, metavar="OUT.npy|.raw|.vtkhdf|.nc", help="file to write")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.npy|.raw|.vtkhdf|.nc|.vti|.pvd|.zarr",
+                   help="file (a folder for .zarr) to write")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")
@@ -112,13 +117,11 @@ def run(args: argparse.Namespace) -> int:
                             "--model)")
     from pathlib import Path
 
-    from hyperinr_core.data.volume_writers import VOLUME_SUFFIXES
+    from hyperinr_core.data.volume_writers import check_volume_output
 
-    if Path(args.out).suffix.lower() not in VOLUME_SUFFIXES:
-        raise HyperINRError(f"{args.out}: unknown volume format; give a name ending in "
-                            f"{', '.join(VOLUME_SUFFIXES)}")
+    check_volume_output(args.out, len(sweep[1]) if sweep is not None else 1)  # format, extra, one volume
     refuse_existing(args.out, args.force)
-    prepare_output(args.out)
+    prepare_output(args.out, folder=Path(args.out).suffix.lower() == ".zarr")
 
     from hyperinr_app.commands.render import resolve_device
     from hyperinr_core.model.hyperinr import HyperINR

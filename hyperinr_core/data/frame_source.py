@@ -14,7 +14,7 @@ import numpy as np
 
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
-KINDS = ("npy", "npz", "raw", "hdf5", "tiff")
+KINDS = ("npy", "npz", "raw", "hdf5", "tiff", "vtk", "zarr")
 HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nc", ".nc4"}
 RAW_SUFFIXES = {".raw", ".bin", ".dat", ".vol"}
 

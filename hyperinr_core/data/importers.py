@@ -1,4 +1,5 @@
-"""Importers: user data (NumPy stacks, raw binaries, HDF5 of another layout) -> a dataset file.
+"""Importers: user data (NumPy stacks, raw binaries, HDF5/NetCDF, TIFF, VTK ImageData, Zarr) -> a dataset
+file.
 
 Every source is first opened as a :class:`FrameSource` (shapes and parameters only, no frame data), then its
 frames stream one at a time into :func:`hyperinr_core.data.dataset_writer.write_dataset`, so a series larger
@@ -22,10 +23,21 @@ Input kinds:
 - ``hdf5``: HDF5 files of another layout. ``dataset`` names, in each file, either a stacked dataset
   (N, ...), a single frame, or a group whose datasets are the frames (natural name order). The parameter
   comes from ``param_attr``: an attribute of each frame dataset, of the stacked dataset (N values), or of the
-  file root; or from ``params_dataset`` (a dataset path, N[, D] values).
+  file root; or from ``params_dataset`` (a dataset path, N[, D] values). A NetCDF-4 file's one data
+  variable is found without ``dataset``, and its first dimension's coordinate gives the parameter.
+- ``tiff``: multi-page ZYX stacks or TZYX files (:mod:`~hyperinr_core.data.tiff_reader`; OME/ImageJ frame
+  times).
+- ``vtk``: ``.vti`` / legacy ``.vtk`` ImageData files (a frame each), or one ParaView ``.pvd`` collection
+  whose timesteps become ``t`` (:mod:`~hyperinr_core.data.vtk_reader`; the ``[vtk]`` extra).
+- ``zarr``: a Zarr store, plain ``(T,) Z, Y, X`` or OME-Zarr with its axes and time transformations
+  (:mod:`~hyperinr_core.data.zarr_reader`; the ``[zarr]`` extra).
 
-Parameters given explicitly (``params``) win over those found in the source; without either, frame k gets
-parameter k. Bounds default to the parameters' min and max.
+The readers on optional libraries say which pip extra to install when it is missing, in one line.
+
+Parameters given explicitly (``params``), then those read from the file names (``name_pattern``, a regular
+expression whose named groups name them), win over those found in the source (a .pvd's timesteps, OME time
+values, HDF5 attributes...); without any, frame k gets parameter k. Bounds default to the parameters' min
+and max.
 """
 
 from __future__ import annotations
@@ -50,19 +62,25 @@ from hyperinr_core.data.frame_source import (
 )
 from hyperinr_core.data.readers import hdf5_source, npy_source, npz_source, raw_source
 from hyperinr_core.data.tiff_reader import TIFF_SUFFIXES, tiff_source
+from hyperinr_core.data.vtk_reader import VTK_SUFFIXES, vtk_source
+from hyperinr_core.data.zarr_reader import is_zarr_store, zarr_source
 from hyperinr_core.errors import FileFormatError, HyperINRError
 
 __all__ = ["FrameSource", "ImportOptions", "detect_kind", "open_source", "import_dataset", "KINDS"]
 
 
 def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
-    """Input kind from the file names: folder or .npy -> npy, .npz, .h5/.hdf5/.nc -> hdf5, .tif/.tiff ->
-    tiff, else raw."""
+    """Input kind from the file names: a Zarr store (a ``.zarr`` folder, or one holding ``zarr.json``,
+    ``.zgroup`` or ``.zarray``) -> zarr; a folder or .npy -> npy, .npz, .h5/.hdf5/.nc -> hdf5, .tif/.tiff
+    -> tiff, .vti/.vtk/.pvd -> vtk, else raw (a folder: the kind of the files it holds)."""
     if not inputs:
         raise HyperINRError("no input given")
     kinds = set()
     for item in inputs:
         p = Path(item)
+        if is_zarr_store(p):
+            kinds.add("zarr")
+            continue
         if p.is_dir():
             suffixes = {q.suffix.lower() for q in p.iterdir() if q.is_file()}
             if ".npy" in suffixes:
@@ -71,19 +89,28 @@ def detect_kind(inputs: Sequence[str | os.PathLike]) -> str:
                 kinds.add("hdf5")
             elif suffixes & TIFF_SUFFIXES:
                 kinds.add("tiff")
+            elif suffixes & VTK_SUFFIXES:
+                kinds.add("vtk")
             elif suffixes & RAW_SUFFIXES:
                 kinds.add("raw")
             else:
-                raise FileFormatError(p, "folder holds no .npy, HDF5, TIFF or raw files; name their kind ({kind})", kind="kind=KIND")
+                raise FileFormatError(p, "folder holds no .npy, HDF5, TIFF, VTK or raw files; name their "
+                                      "kind ({kind})", kind="kind=KIND")
             continue
-        s = p.suffix.lower()
-        kinds.add(
-            "npy" if s == ".npy" else "npz" if s == ".npz" else "hdf5" if s in HDF5_SUFFIXES
-            else "tiff" if s in TIFF_SUFFIXES else "raw"
-        )
+        kinds.add(_file_kind(p.suffix.lower()))
     if len(kinds) > 1:
         raise HyperINRError(f"inputs mix kinds ({', '.join(sorted(kinds))}); import one kind at a time")
     return kinds.pop()
+
+
+def _file_kind(s: str) -> str:
+    if s in (".npy", ".npz", ".zarr"):
+        return s[1:]
+    if s in HDF5_SUFFIXES:
+        return "hdf5"
+    if s in TIFF_SUFFIXES:
+        return "tiff"
+    return "vtk" if s in VTK_SUFFIXES else "raw"
 
 
 def open_source(inputs: Sequence[str | os.PathLike], kind: str, opts: ImportOptions) -> FrameSource:
@@ -101,6 +128,10 @@ def open_source(inputs: Sequence[str | os.PathLike], kind: str, opts: ImportOpti
         return hdf5_source(inputs, opts, is_image)
     if kind == "tiff":
         return tiff_source(inputs, is_image)
+    if kind == "vtk":
+        return vtk_source(inputs, opts, is_image)
+    if kind == "zarr":
+        return zarr_source(inputs, opts, is_image)
     raise HyperINRError(f"unknown input kind {kind!r}; one of {', '.join(KINDS)}")
 
 

@@ -1,9 +1,13 @@
-"""Volumes out, in formats other tools open: ``.npy``, raw + JSON sidecar, and VTK's HDF5 format ``.vtkhdf``.
+"""Volumes out, in formats other tools open: ``.npy``, raw + JSON sidecar, VTK's HDF5 format ``.vtkhdf``,
+NetCDF-4, VTK XML ImageData (``.vti``, ``.pvd``) and OME-Zarr (``.zarr``).
 
 A writer takes the frames of one volume or of a parameter sweep one at a time (memory stays one frame),
-writes them to a temporary file beside the target, and moves it into place only once complete
+writes them to a temporary file (or folder) beside the target, and moves it into place only once complete
 (:meth:`VolumeWriter.close`); :meth:`VolumeWriter.abort` (or an exception inside ``with``) removes the
-temporary. Arrays are ``(Z, Y, X)`` float32 in data units, X fastest, node-centred on [0, 1]^3 as everywhere
+temporary. Formats on an optional library (VTK, Zarr) are refused with one line naming the pip extra before
+anything is created (:func:`check_volume_output`).
+
+Arrays are ``(Z, Y, X)`` float32 in data units, X fastest, node-centred on [0, 1]^3 as everywhere
 in the program.
 
 - ``.npy``: one volume ``(Z, Y, X)``, or a sweep ``(S, Z, Y, X)``; the parameter values go to a JSON file
@@ -17,6 +21,10 @@ in the program.
   ``(NAME, z, y, x)`` for a sweep of parameter NAME, each with its coordinate variable (the spatial ones
   node-centred on [0, 1]); the other parameters' values are attributes of the data variable. xarray opens it
   as a labelled array.
+- ``.vti`` (one volume) and ``.pvd`` (a ParaView collection of ``.vti`` frames in ``OUT_data/``, timesteps =
+  the swept parameter): :mod:`hyperinr_core.data.vtk_writer`, with the ``vtk`` package.
+- ``.zarr``: OME-Zarr (NGFF 0.4) for napari and ``ome_zarr``, axes ``(t,) z, y, x``, the parameters in the
+  attribute ``hyperinr``: :mod:`hyperinr_core.data.zarr_writer`, with ``zarr``.
 """
 
 from __future__ import annotations
@@ -28,88 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hyperinr_core.data.optional_libs import require_vtk, require_zarr
+from hyperinr_core.data.volume_writer_base import VolumeWriter, swept_parameter
+from hyperinr_core.data.vtk_writer import PvdWriter, VtiWriter
+from hyperinr_core.data.zarr_writer import OmeZarrWriter
 from hyperinr_core.errors import HyperINRError
-from hyperinr_core.fileio import create_exclusive, reserve_name
 
-__all__ = ["VOLUME_SUFFIXES", "VolumeWriter", "open_volume_writer"]
+__all__ = ["VOLUME_SUFFIXES", "VolumeWriter", "check_volume_output", "open_volume_writer"]
 
-VOLUME_SUFFIXES = (".npy", ".raw", ".vtkhdf", ".nc")
-
-
-class VolumeWriter:
-    """Base: a temporary path beside ``path``, replaced into place on :meth:`close`."""
-
-    def __init__(self, path: str | os.PathLike, shape: Sequence[int], param_names: Sequence[str],
-                 values: np.ndarray, name: str = "value"):
-        self.path = Path(path)
-        self.shape = tuple(int(s) for s in shape)
-        self.names = [str(n) for n in param_names]
-        self.values = np.asarray(values, dtype=np.float64).reshape(len(values), len(self.names))
-        self.name = name
-        self.count = 0
-        self.tmp = reserve_name(self.path.resolve().parent, f".{self.path.name}.", ".part")
-        self._sidecar_tmp: Path | None = None
-        try:
-            create_exclusive(self.tmp)
-            self._open()
-        except BaseException:  # a full disk, a bad shape, Ctrl-C: no temporary stays behind
-            self.abort()
-            raise
-
-    def _open(self) -> None:
-        """Open the temporary file (subclasses)."""
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    def write(self, frame: np.ndarray) -> None:
-        frame = np.asarray(frame, dtype=np.float32)
-        if frame.shape != self.shape:
-            raise ValueError(f"frame of shape {frame.shape}, expected {self.shape}")
-        if self.count >= self.n:
-            raise ValueError(f"all {self.n} frames are written")
-        self._write(self.count, frame)
-        self.count += 1
-
-    def _write(self, k: int, frame: np.ndarray) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _finish(self) -> None:
-        """Complete the temporary file (and sidecar) before it is moved into place."""
-
-    def sidecar(self) -> dict:
-        return {"param_names": self.names, "params": self.values.tolist()}
-
-    def _write_sidecar(self, path: Path, meta: dict) -> None:
-        self._sidecar_tmp = reserve_name(path.resolve().parent, f".{path.name}.", ".part")
-        self._sidecar_path = path
-        with open(self._sidecar_tmp, "x") as f:
-            json.dump(meta, f, indent=1)
-
-    def close(self) -> Path:
-        if self.count != self.n:
-            raise HyperINRError(f"{self.path}: {self.count} of {self.n} frames written; nothing was kept")
-        self._finish()
-        if self._sidecar_tmp is not None:
-            os.replace(self._sidecar_tmp, self._sidecar_path)
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        for p in (self.tmp, self._sidecar_tmp):
-            if p is not None:
-                try:
-                    p.unlink()
-                except FileNotFoundError:
-                    pass
-
-    def __enter__(self) -> VolumeWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.abort()
+VOLUME_SUFFIXES = (".npy", ".raw", ".vtkhdf", ".nc", ".vti", ".pvd", ".zarr")
 
 
 class NpyWriter(VolumeWriter):
@@ -249,23 +184,34 @@ class NetCDFWriter(_FileWriter):
                 self._data.attrs[name] = float(self.values[0, j])
 
     def _swept(self) -> int | None:
-        if self.n == 1:
-            return None
-        varying = [j for j in range(len(self.names)) if np.ptp(self.values[:, j]) > 0]
-        if len(varying) != 1:
-            raise HyperINRError(f"{self.path}: a NetCDF sweep varies one parameter; these frames vary "
-                                f"{len(varying)}")
-        return varying[0]
+        return swept_parameter(self.path, self.names, self.values, "NetCDF")
+
+
+def _writers() -> dict[str, type[VolumeWriter]]:
+    return {".npy": NpyWriter, ".raw": RawWriter, ".vtkhdf": VtkHdfWriter, ".nc": NetCDFWriter,
+            ".vti": VtiWriter, ".pvd": PvdWriter, ".zarr": OmeZarrWriter}
+
+
+def check_volume_output(path: str | os.PathLike, frames: int = 1) -> None:
+    """Refuse, before any decoding, what :func:`open_volume_writer` would: an unknown suffix, a format whose
+    library is missing (one line naming the pip extra), a sweep of ``frames`` > 1 to a one-volume format."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in VOLUME_SUFFIXES:
+        raise HyperINRError(f"{path}: unknown volume format {suffix or '(no suffix)'!r}; give one of "
+                            f"{', '.join(VOLUME_SUFFIXES)}")
+    if suffix in (".vti", ".pvd"):
+        require_vtk(f"writing {suffix}")
+    elif suffix == ".zarr":
+        require_zarr("writing .zarr")
+    if suffix == ".vti" and frames > 1:
+        raise HyperINRError(f"{path}: a .vti file holds one volume; write the sweep of {frames} as a "
+                            "ParaView collection (.pvd)")
 
 
 def open_volume_writer(path: str | os.PathLike, shape: Sequence[int], param_names: Sequence[str],
                        values: np.ndarray, name: str = "value") -> VolumeWriter:
     """The writer for ``path``'s suffix (:data:`VOLUME_SUFFIXES`); ``values (S, D)`` are the frames'
-    parameters in user units (one row for a single volume)."""
-    suffix = Path(path).suffix.lower()
-    writers = {".npy": NpyWriter, ".raw": RawWriter, ".vtkhdf": VtkHdfWriter, ".nc": NetCDFWriter}
-    if suffix not in writers:
-        raise HyperINRError(
-            f"{path}: unknown volume format {suffix or '(no suffix)'!r}; give one of {', '.join(VOLUME_SUFFIXES)}"
-        )
-    return writers[suffix](path, shape, param_names, values, name)
+    parameters in user units (one row for a single volume). What cannot be written (see
+    :func:`check_volume_output`) is refused before anything is created."""
+    check_volume_output(path, len(values))
+    return _writers()[Path(path).suffix.lower()](path, shape, param_names, values, name)
