@@ -1,19 +1,25 @@
-"""Faults at seeded random moments: SIGINT, SIGTERM and SIGKILL during the commands that write, and a full
-disk (a file-size limit), then what each left behind (``hyperinr bench faults``; ``tests/faults`` runs it
-small).
+"""Faults at seeded random moments: SIGINT, SIGTERM and SIGKILL during the commands that write, a full disk
+(a file-size limit) and a folder that turns read-only mid-run, then what each left behind (``hyperinr bench
+faults``; ``tests/faults`` runs it small). The commands are in :mod:`bench.fault_cases`.
 
 For every command, a reference run first (how long it takes, and what it makes); then, per moment, the
-command again, killed at a random moment of that span (or run under a file-size limit), and checked:
+command again, killed at a random moment of that span (or run under a file-size limit, or with its folder
+made read-only at a random moment: run as root, the run drops root's override of mode bits,
+CAP_DAC_OVERRIDE, so the folder binds it), and checked:
 
+- **landed**: runs the fault stopped (the others had finished first);
 - **corrupt**: a file under the final name that is not complete and valid;
 - **leftover**: after SIGINT or SIGTERM (or a write error), anything besides the final outputs (a temporary
-  file or folder);
+  file or folder); in a folder that turned read-only nothing can be removed, so there a temporary the
+  command's message does not name counts;
 - **hang**: the command still running 10 s after the signal;
-- **traceback**: the command ended in a traceback instead of one line (a full disk, a signal);
+- **traceback**: the command ended in a traceback instead of one line and rc 2 (a full disk, a read-only
+  folder, a signal);
 - **rerun**: the next run (``--resume`` for training, ``--force`` otherwise) fails, or training resumed with
   ``--steps`` ends other than bit-identical to the reference.
 
-A fork server imports the program once and forks each run, so a moment costs the command, not an import.
+A fork server imports the program once and forks each run (as the installed command runs, its arguments in
+``sys.argv``), so a moment costs the command, not an import.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.fault_cases import COMMANDS, Case, cases
+
 HANG_S = 10.0
 
 _SERVER = r"""
@@ -40,6 +48,23 @@ import numpy, torch, h5py
 import hyperinr_app.cli as cli
 from hyperinr_app.commands import data, decode, export, train  # noqa: F401 (imported once, forked often)
 import hyperinr_core.train.pipeline, hyperinr_core.data.importers  # noqa: F401
+def drop_dac_override():
+    # root ignores a folder's mode bits through CAP_DAC_OVERRIDE: without it, a read-only folder binds root
+    # too (what it owns stays readable, so the program and its libraries still load)
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    data[0].effective &= ~(1 << 1)
+    data[0].permitted &= ~(1 << 1)
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
 out = sys.stdout
 for line in sys.stdin:
     req = json.loads(line)
@@ -55,10 +80,13 @@ for line in sys.stdin:
                 sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", 0), write_through=True)
                 sys.stderr = sys.stdout
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                if req.get("modes_bind") and os.geteuid() == 0:
+                    drop_dac_override()
                 if req.get("fsize"):
                     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                     resource.setrlimit(resource.RLIMIT_FSIZE, (req["fsize"], req["fsize"]))
-                rc = cli.main(req["argv"])
+                sys.argv = ["hyperinr", *req["argv"]]
+                rc = cli.main()  # as the installed command runs it (argv from sys.argv)
             except SystemExit as e:
                 rc = e.code if isinstance(e.code, int) else 1
             except BaseException:
@@ -101,9 +129,11 @@ class ForkServer:
             raise RuntimeError("the fork server ended")
         return json.loads(line)
 
-    def start(self, argv: list[str], cwd: Path, fsize: int | None = None) -> int:
+    def start(self, argv: list[str], cwd: Path, fsize: int | None = None, modes_bind: bool = False) -> int:
+        """Fork a run; ``modes_bind``: without root's override of mode bits (a read-only folder binds)."""
         return self._ask(
-            {"op": "run", "argv": argv, "cwd": str(cwd), "log": str(cwd / "run.log"), "fsize": fsize}
+            {"op": "run", "argv": argv, "cwd": str(cwd), "log": str(cwd / "run.log"), "fsize": fsize,
+             "modes_bind": modes_bind}
         )["pid"]
 
     def wait(self, pid: int, timeout: float) -> int | str:
@@ -118,25 +148,9 @@ class ForkServer:
 
 
 @dataclass
-class Case:
-    """One command under faults: its arguments in a fresh folder, what its outputs are, and how to check them.
-
-    ``check(folder) -> problem or None`` looks at the final outputs (absent is fine); ``rerun(folder)`` the
-    arguments of the next run; ``same(folder) -> problem or None`` compares the finished outputs with the
-    reference (bit-identical where the command promises it).
-    """
-
-    name: str
-    argv: list[str]
-    outputs: tuple[str, ...]
-    check: Callable[[Path], str | None]
-    rerun: Callable[[Path], list[str]]
-    same: Callable[[Path], str | None] = lambda _: None
-
-
-@dataclass
 class Tally:
     runs: int = 0
+    landed: int = 0  # runs the fault stopped (rc != 0): the others had finished before it
     corrupt: int = 0
     leftover: int = 0
     hang: int = 0
@@ -159,10 +173,12 @@ def _fresh(base: Path, name: str) -> Path:
 
 
 def run_case(
-    server: ForkServer, case: Case, base: Path, moments: int, seed: int, fsize: int | None = None
+    server: ForkServer, case: Case, base: Path, moments: int, seed: int, fsize: int | None = None,
+    readonly: bool = True,
 ) -> dict:
-    """The reference run, then ``moments`` faulted runs (signals in turn) and, with ``fsize``, one run under a
-    file-size limit of that many bytes. Returns the table row per fault kind."""
+    """The reference run, then ``moments`` faulted runs (signals in turn), with ``fsize`` one run under a
+    file-size limit of that many bytes, and with ``readonly`` one run whose folder turns read-only at a random
+    moment. Returns the table row per fault kind."""
     ref = _fresh(base, case.name)
     t0 = time.perf_counter()
     rc = server.run(case.argv, ref)
@@ -190,13 +206,28 @@ def run_case(
         pid = server.start(case.argv, folder, fsize=fsize)
         _tally(server, case, folder, pid, "full disk", rows.setdefault("full disk", Tally()), wait=600.0)
         shutil.rmtree(folder, ignore_errors=True)
+    if readonly:
+        _read_only_run(server, case, base, rng.uniform(0.0, span), rows.setdefault("read-only", Tally()))
     shutil.rmtree(ref, ignore_errors=True)
     return {k: v for k, v in rows.items()}
 
 
-def _tally(server: ForkServer, case: Case, folder: Path, pid: int, kind: str, t: Tally, wait: float = HANG_S):
+def _read_only_run(server: ForkServer, case: Case, base: Path, moment: float, t: Tally) -> None:
+    """The command's folder turns read-only ``moment`` seconds into a run (which, run as root, runs without
+    root's override of mode bits); then writable again for the next run."""
+    folder = _fresh(base, case.name)
+    pid = server.start(case.argv, folder, modes_bind=True)
+    time.sleep(moment)
+    os.chmod(folder, 0o555)
+    _tally(server, case, folder, pid, "read-only", t, wait=600.0, before_rerun=lambda: os.chmod(folder, 0o755))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tally(server: ForkServer, case: Case, folder: Path, pid: int, kind: str, t: Tally, wait: float = HANG_S,
+           before_rerun: Callable[[], None] | None = None):
     t.runs += 1
     rc = server.wait(pid, wait)
+    t.landed += rc != 0
     where = f"{case.name} {kind} ({folder.name})"
     if rc == "hang":
         t.hang += 1
@@ -209,11 +240,20 @@ def _tally(server: ForkServer, case: Case, folder: Path, pid: int, kind: str, t:
     if problem:
         t.corrupt += 1
         t.problems.append(f"{where}: {problem}")
-    if kind != "SIGKILL":
-        left = _leftovers(folder, case.outputs)
-        if left:
+    if rc not in (0, 2, "hang") and kind in ("full disk", "read-only"):
+        t.traceback += 1
+        t.problems.append(f"{where}: ended with rc {rc}, not one line and rc 2: {log[-400:]}")
+    left = _leftovers(folder, case.outputs)
+    if kind == "read-only":  # a temporary made before the folder turned read-only cannot be removed
+        named = [p for p in left if p not in log]
+        if named:
             t.leftover += 1
-            t.problems.append(f"{where}: left behind {left}")
+            t.problems.append(f"{where}: left {named} in the read-only folder without naming them")
+    elif kind != "SIGKILL" and left:
+        t.leftover += 1
+        t.problems.append(f"{where}: left behind {left}")
+    if before_rerun is not None:
+        before_rerun()
     rc2 = server.run(case.rerun(folder), folder)
     problem = f"rc {rc2}: {(folder / 'run.log').read_text()[-600:]}" if rc2 != 0 else case.same(folder)
     if problem:
@@ -221,226 +261,7 @@ def _tally(server: ForkServer, case: Case, folder: Path, pid: int, kind: str, t:
         t.problems.append(f"{where}: the next run: {problem}")
 
 
-# -- the commands ------------------------------------------------------------------------------------------
-def _series(path: Path, n: int = 9, shape=(8, 8, 8)) -> None:
-    import numpy as np
-
-    from hyperinr_core.data.dataset_writer import write_dataset
-
-    z, y, x = np.meshgrid(*[np.linspace(0, 1, s) for s in shape], indexing="ij")
-    t = np.linspace(0.0, 1.0, n)
-    frames = np.stack(
-        [np.exp(-((x - 0.3 - 0.4 * ti) ** 2 + (y - 0.5) ** 2 + (z - 0.5) ** 2) / 0.05) for ti in t]
-    )
-    mask = np.zeros(n, bool)
-    mask[::2] = True
-    write_dataset(path, "tsr", ["t"], [0.0], [1.0], t[:, None], frames.astype(np.float32), train_mask=mask)
-
-
-def _loads(load: Callable[[Path], object], what: str) -> Callable[[Path], str | None]:
-    """A check: an absent file is fine; one that ``load`` fails on is the finding, ``what`` says how."""
-
-    def check(path: Path) -> str | None:
-        if not path.exists():
-            return None
-        try:
-            load(path)
-        except Exception as exc:  # noqa: BLE001 (any failure to load is the finding)
-            return f"{path.name} {what}: {exc}"
-        return None
-
-    return check
-
-
-def _load_model(path: Path) -> None:
-    from hyperinr_core.model.hyperinr import HyperINR
-
-    HyperINR.load(path)
-
-
-def _read_checkpoint(path: Path) -> None:
-    from hyperinr_core.train.checkpoint import read_checkpoint
-
-    read_checkpoint(path)
-
-
-def _read_dataset(path: Path) -> None:
-    from hyperinr_core.data.dataset import open_dataset
-
-    with open_dataset(path) as ds:
-        ds.frames(range(len(ds)))
-
-
-def _read_png(path: Path) -> None:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im.load()
-
-
-def _read_h5(path: Path) -> None:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda _n, o: o[()] if isinstance(o, h5py.Dataset) else None)
-
-
-_valid_model = _loads(_load_model, "does not load")
-_valid_checkpoint = _loads(_read_checkpoint, "does not read")
-_valid_dataset = _loads(_read_dataset, "does not open")
-_valid_png = _loads(_read_png, "is not a whole PNG")
-_valid_h5 = _loads(_read_h5, "does not read")
-
-
-def _valid_pngs(folder: Path, n: int) -> str | None:
-    if not folder.exists():
-        return None
-    pngs = sorted(folder.glob("*.png"))
-    if len(pngs) != n:
-        return f"{folder.name}/ holds {len(pngs)} of {n} frames"
-    return next((p for p in map(_valid_png, pngs) if p), None)
-
-
-def _same_model(ref: Path, name: str):
-    def same(folder: Path) -> str | None:
-        from hyperinr_core.model.hyperinr import HyperINR
-
-        a, b = HyperINR.load(ref), HyperINR.load(folder / name)
-        for (k, x), (_, y) in zip(
-            sorted(a.state_dict().items()), sorted(b.state_dict().items()), strict=True
-        ):
-            if x.shape != y.shape or not bool((x == y).all()):
-                return f"{name}: {k} differs from the uninterrupted run"
-        return None
-
-    return same
-
-
-def cases(work: Path, which: tuple[str, ...], server: ForkServer) -> list[Case]:
-    """The commands: train (checkpoints, --resume, bit-identical), data import, export-frame, decode."""
-    import numpy as np
-
-    data = work / "series.h5"
-    _series(data)
-    model = work / "model.h5"
-    train_args = [
-        "train",
-        "--data",
-        str(data),
-        "-o",
-        "m.h5",
-        "--preset",
-        "tiny",
-        "--steps",
-        "60",
-        "--teacher",
-        "none",
-        "--seed",
-        "3",
-        "--quiet",
-        "--threads",
-        "1",
-        "--checkpoint-every",
-        "0.002",
-    ]
-    if server.run([*train_args[:4], str(model), *train_args[5:]], work) != 0:
-        raise RuntimeError(f"the reference model did not train: {(work / 'run.log').read_text()[-2000:]}")
-    frames = work / "frames"
-    frames.mkdir(exist_ok=True)
-    for i in range(12):
-        np.save(frames / f"f{i:02d}.npy", np.random.default_rng(i).random((16, 16, 16), np.float32))
-    out: list[Case] = []
-    if "train" in which:
-        out.append(
-            Case(
-                "train",
-                train_args,
-                ("m.h5", "m.ckpt.h5"),
-                lambda f: _valid_model(f / "m.h5") or _valid_checkpoint(f / "m.ckpt.h5"),
-                lambda f: train_args + (["--resume"] if (f / "m.ckpt.h5").exists() else ["--force"]),
-                _same_model(model, "m.h5"),
-            )
-        )
-    if "import" in which:
-        imp = [
-            "data",
-            "import",
-            *sorted(str(p) for p in frames.glob("*.npy")),
-            "-o",
-            "d.h5",
-            "--quiet",
-            "--params-range",
-            "0:1",
-            "--train-stride",
-            "2",
-        ]
-        out.append(
-            Case("import", imp, ("d.h5",), lambda f: _valid_dataset(f / "d.h5"), lambda f: imp + ["--force"])
-        )
-    if "export-frame" in which:
-        exp = [
-            "export-frame",
-            "--model",
-            str(model),
-            "--renderer",
-            "torch",
-            "--size",
-            "96x64",
-            "--spp",
-            "4",
-            "--out",
-            "f.png",
-        ]
-        out.append(
-            Case(
-                "export-frame",
-                exp,
-                ("f.png",),
-                lambda f: _valid_png(f / "f.png"),
-                lambda f: exp + ["--force"],
-            )
-        )
-    if "export-animation" in which:
-        anim = [
-            "export-animation",
-            "--model",
-            str(model),
-            "--renderer",
-            "torch",
-            "--size",
-            "64x48",
-            "--spp",
-            "2",
-            "--sweep",
-            "param:t",
-            "--range",
-            "0,1",
-            "--frames",
-            "4",
-            "--out",
-            "frames",
-        ]
-        out.append(
-            Case(
-                "export-animation",
-                anim,
-                ("frames",),
-                lambda f: _valid_pngs(f / "frames", 4),
-                lambda f: anim + ["--force"],
-            )
-        )
-    if "decode" in which:
-        dec = ["decode", "--model", str(model), "--resolution", "48", "-o", "v.nc", "--quiet"]
-        out.append(
-            Case("decode", dec, ("v.nc",), lambda f: _valid_h5(f / "v.nc"), lambda f: dec + ["--force"])
-        )
-    return out
-
-
-COMMANDS = ("train", "import", "export-frame", "export-animation", "decode")
-
-
-def run(moments: int = 10, seed: int = 0, which=COMMANDS, fsize=16384) -> dict:
+def run(moments: int = 10, seed: int = 0, which=COMMANDS, fsize=16384, readonly: bool = True) -> dict:
     root = Path(__file__).resolve().parents[1]
     table = []
     with tempfile.TemporaryDirectory(prefix="hyperinr-faults-") as tmp:
@@ -449,13 +270,14 @@ def run(moments: int = 10, seed: int = 0, which=COMMANDS, fsize=16384) -> dict:
         try:
             for case in cases(base, tuple(which), server):
                 t0 = time.perf_counter()
-                rows = run_case(server, case, base, moments, seed, fsize)
+                rows = run_case(server, case, base, moments, seed, fsize, readonly)
                 for kind, t in rows.items():
                     table.append(
                         {
                             "command": case.name,
                             "fault": kind,
                             "runs": t.runs,
+                            "landed": t.landed,
                             "corrupt": t.corrupt,
                             "leftover": t.leftover,
                             "hang": t.hang,
