@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 # Optional modules adding ``data demo NAME`` subcommands; a module absent from this build is skipped.
 DEMO_MODULES = (
@@ -99,6 +100,9 @@ def _register_import(data_sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--param-attr", metavar="NAME", help="hdf5: attribute holding each frame's parameter")
     p.add_argument("--params-dataset", metavar="PATH", help="hdf5: dataset holding the parameters")
+    p.add_argument("--nan-to", type=float, metavar="V",
+                   help="replace NaN and infinite values in frames with V (without it they are an error that "
+                   "says how many and where)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_import)
@@ -151,6 +155,7 @@ def run_import(args: argparse.Namespace) -> int:
         param_attr=args.param_attr,
         params_dataset=args.params_dataset,
         name_pattern=args.params_from_name,
+        nan_to=args.nan_to,
     )
     if args.params is not None:
         opts.params = np.asarray(_floats(args.params, "--params"))
@@ -169,7 +174,8 @@ def run_import(args: argparse.Namespace) -> int:
         if opts.param_lo is None and opts.param_hi is None:
             opts.param_lo, opts.param_hi = [min(lo, hi)], [max(lo, hi)]
     out = import_dataset(
-        args.inputs, args.out, args.kind, opts, overwrite=args.force, progress=not args.quiet
+        args.inputs, args.out, args.kind, opts, overwrite=args.force, progress=not args.quiet,
+        note=lambda text: print(f"warning: {text}", file=sys.stderr),
     )
     print(f"wrote {out}")
     print_info(str(out))

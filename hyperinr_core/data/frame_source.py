@@ -61,6 +61,7 @@ class ImportOptions:
     train_stride: int | None = None
     train_mask: np.ndarray | None = None
     name_pattern: str | None = None  # regular expression; its groups in each file's name give the parameters
+    nan_to: float | None = None  # the value that replaces NaN and +-Inf in frames (None: they are an error)
     attrs: dict[str, Any] = field(default_factory=dict)
     # npz
     frames_key: str = "frames"

@@ -42,8 +42,9 @@ and max.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,22 +136,47 @@ def open_source(inputs: Sequence[str | os.PathLike], kind: str, opts: ImportOpti
     raise HyperINRError(f"unknown input kind {kind!r}; one of {', '.join(KINDS)}")
 
 
-def _checked_frames(src: FrameSource, progress: bool) -> Iterator[np.ndarray]:
+def non_finite(a: np.ndarray) -> str | None:
+    """What is not finite in ``a``: how many NaN and infinite values, and where the first one is; None when
+    every value is finite."""
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return None
+    nan = int(np.isnan(a).sum())
+    inf = int(bad.sum()) - nan
+    counts = " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n)
+    first = np.unravel_index(int(np.argmax(bad.reshape(-1))), a.shape)
+    axes = "zyx" if a.ndim == 3 else "yxc"[: a.ndim]
+    at = ", ".join(f"{ax}={int(i)}" for ax, i in zip(axes, first, strict=False))
+    return f"{counts} value{'s' if nan + inf > 1 else ''} (the first at {at})"
+
+
+def _checked_frames(src: FrameSource, progress: bool, nan_to: float | None = None,
+                    note: Callable[[str], None] | None = None) -> Iterator[np.ndarray]:
     it: Any = range(src.n)
     if progress:
         from tqdm import tqdm
 
         it = tqdm(it, desc="import", unit="frame")
+    replaced = frames = 0
     for k in it:
         a = np.asarray(src.read(k))
         if a.dtype.kind not in "fiub":
             file, label = src.where(k)
             raise FileFormatError(file, f"{label}: dtype {a.dtype} is not a number type")
         a = a.astype(np.float32)
-        if not np.isfinite(a).all():
+        what = non_finite(a)
+        if what is not None and nan_to is None:
             file, label = src.where(k)
-            raise FileFormatError(file, f"{label}: contains NaN or infinite values")
+            raise FileFormatError(file, f"{label}: {what}; replace them with {{nan_to}}", nan_to="nan_to=0.0")
+        if what is not None:
+            bad = ~np.isfinite(a)
+            replaced, frames = replaced + int(bad.sum()), frames + 1
+            a[bad] = nan_to
         yield a
+    if replaced:
+        text = f"replaced {replaced} NaN or infinite values in {frames} of {src.n} frames with {nan_to:g}"
+        (note or logging.getLogger("hyperinr").warning)(text)
 
 
 def import_dataset(
@@ -160,8 +186,11 @@ def import_dataset(
     opts: ImportOptions | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
     """Turn ``inputs`` into the dataset file ``out``, atomically; an existing ``out`` needs ``overwrite``.
+    ``note`` receives what the user should know of a finished import (values replaced with ``nan_to``;
+    default: a warning on the ``hyperinr`` logger).
 
     Returns:
         The output path.
@@ -216,7 +245,12 @@ def import_dataset(
         else:
             train = src.train_mask
         attrs = {"source_kind": kind, "source": [str(i) for i in ins][:64], **opts.attrs}
-        write_dataset(out, opts.task, names, lo, hi, params, _checked_frames(src, progress), train, attrs)
+        if opts.nan_to is not None:
+            if not np.isfinite(opts.nan_to):
+                raise HyperINRError(f"the value that replaces NaN must be finite, got {opts.nan_to}")
+            attrs["nan_to"] = float(opts.nan_to)  # provenance: the data had holes, filled with this
+        frames = _checked_frames(src, progress, opts.nan_to, note)
+        write_dataset(out, opts.task, names, lo, hi, params, frames, train, attrs)
     finally:
         src.close()
     return out

@@ -326,3 +326,23 @@ def test_parameters_come_from_file_names_through_a_pattern(tmp_path, capsys):
                  r"t(?P<t>[0-9.]+?)\.npy"]) == 2
     assert "run_t3.npy: holds several frames" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_nan_and_inf_say_how_many_and_where_and_nan_to_fills_them(tmp_path, capsys):
+    a = np.ones((3, 4, 5, 6), np.float32)
+    a[1, 2, 3, 4] = np.nan
+    a[1, 3, 0, 0] = np.nan
+    a[2, 0, 1, 2] = np.inf
+    np.save(tmp_path / "s.npy", a)
+    args = ["data", "import", str(tmp_path / "s.npy"), "-o", str(tmp_path / "d.h5"), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "2 NaN values (the first at z=2, y=3, x=4)" in err and "--nan-to" in err
+    assert not (tmp_path / "d.h5").exists()
+    assert main([*args, "--nan-to", "-1"]) == 0
+    assert "replaced 3 NaN or infinite values in 2 of 3 frames with -1" in capsys.readouterr().err
+    with open_dataset(tmp_path / "d.h5") as ds:
+        assert ds.frame(1)[2, 3, 4] == -1 and ds.frame(2)[0, 1, 2] == -1 and ds.frame(0).min() == 1
+    with h5py.File(tmp_path / "d.h5") as f:
+        assert f.attrs["nan_to"] == -1.0
