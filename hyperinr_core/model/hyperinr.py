@@ -41,7 +41,7 @@ class HyperINRConfig:
     value_range: tuple[float, float] = (0.0, 1.0)
     task: str = "tsr"
     metadata: dict = field(default_factory=dict)
-    periodic: list[bool] = field(default_factory=list)  # n-D: parameters whose neighbours wrap around
+    periodic: list[bool] = field(default_factory=list)  # parameters whose neighbours wrap around (a full turn)
 
     def __post_init__(self) -> None:
         d = len(self.param_names)
@@ -119,6 +119,9 @@ class HyperINR(nn.Module):
         self._pos1d = positions[:, 0].copy() if cfg.n_param_dims == 1 else None
         self._periodic = cfg.periodic if len(cfg.periodic) == cfg.n_param_dims else None
         self._tree = param_tree(positions, self._periodic) if cfg.n_param_dims > 1 else None
+        # 1-D and periodic: the gap between the last encoder and the first across the wrap (0: no wrap)
+        wraps = self._pos1d is not None and self._periodic is not None and bool(self._periodic[0])
+        self._gap1d = float(self._pos1d[0] + 1.0 - self._pos1d[-1]) if wraps and len(positions) > 1 else 0.0
         n, p = len(positions), cfg.encoding.n_params
         enc = torch.empty(n, p).uniform_(-1e-4, 1e-4, generator=generator)
         self.encoder_params = nn.Parameter(enc)
@@ -171,12 +174,17 @@ class HyperINR(nn.Module):
         u = np.atleast_2d(u)
         if self._pos1d is not None:
             pos = self._pos1d
-            t = np.clip(u[:, 0], pos[0], pos[-1])
+            x = np.mod(u[:, 0], 1.0) if self._gap1d else u[:, 0]
+            t = np.clip(x, pos[0], pos[-1])
             hi = np.clip(np.searchsorted(pos, t, side="right"), 1, max(len(pos) - 1, 1))
             lo = hi - 1
             if len(pos) == 1:
                 return np.zeros((len(t), 2), np.int64), np.tile([1.0, 0.0], (len(t), 1))
             w1 = (t - pos[lo]) / (pos[hi] - pos[lo])
+            if self._gap1d:  # a periodic parameter: past the last encoder, toward the first across the wrap
+                across = (x < pos[0]) | (x > pos[-1])
+                lo, hi = np.where(across, len(pos) - 1, lo), np.where(across, 0, hi)
+                w1 = np.where(across, np.mod(x - pos[-1], 1.0) / max(self._gap1d, 1e-300), w1)
             return np.stack([lo, hi], 1).astype(np.int64), np.stack([1.0 - w1, w1], 1)
         k = min(self.cfg.k_neighbours, self.n_encoders)
         dist, idx = self._tree.query(wrap(u, self._periodic), k=k)
@@ -205,10 +213,15 @@ class HyperINR(nn.Module):
         if n == 1:
             idx = torch.zeros(len(t), 2, dtype=torch.int64, device=t.device)
             return idx, torch.tensor([1.0, 0.0], device=t.device).expand(len(t), 2).contiguous()
-        t = t.double().clamp(pos[0], pos[-1])
+        x = torch.remainder(t.double(), 1.0) if self._gap1d else t.double()
+        t = x.clamp(pos[0], pos[-1])
         hi = torch.searchsorted(pos, t, right=True).clamp(1, n - 1)
         lo = hi - 1
         w1 = (t - pos[lo]) / (pos[hi] - pos[lo])
+        if self._gap1d:
+            across = (x < pos[0]) | (x > pos[-1])
+            lo, hi = torch.where(across, n - 1, lo), torch.where(across, 0, hi)
+            w1 = torch.where(across, torch.remainder(x - pos[-1], 1.0) / self._gap1d, w1)
         return torch.stack([lo, hi], 1), torch.stack([1.0 - w1, w1], 1).float()
 
     def encoder_params_at(self, u: Tensor | np.ndarray) -> Tensor:

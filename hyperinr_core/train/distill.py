@@ -87,7 +87,7 @@ def new_hyperinr(
         value_range=tuple(info.value_range),
         task=info.task,
         metadata={"frame_shape": list(info.frame_shape)},
-        periodic=info.periodic_mask if info.n_param_dims > 1 else [],
+        periodic=info.periodic_mask,
     )
     if positions is not None:
         pos = np.asarray(positions, np.float64)

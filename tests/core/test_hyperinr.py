@@ -84,6 +84,30 @@ def test_generate_1d_clamps_and_hits_exactly():
     assert torch.equal(m.generate(49.5).enc_params, e[1])
 
 
+def test_generate_1d_periodic_wraps_from_the_last_encoder_to_the_first():
+    """An azimuth over a full turn with encoders at 0, 90, 180, 270 degrees: 315 blends 270 and 0 (360)
+    halfway; 360 is 0 (and, in normalized units, -0.125 is 0.875). The device path (neighbour_tensors on a tensor) agrees with numpy."""
+    pos = np.array([[0.0], [0.25], [0.5], [0.75]])
+    cfg = HyperINRConfig(ENC, MLP, ["azimuth"], [0.0], [360.0], periodic=[True])
+    m = HyperINR(cfg, pos, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        m.encoder_params.normal_(generator=torch.Generator().manual_seed(1))
+    e = m.encoder_params.detach()
+    torch.testing.assert_close(m.generate(315.0).enc_params, 0.5 * e[3] + 0.5 * e[0])
+    torch.testing.assert_close(m.generate(337.5).enc_params, 0.25 * e[3] + 0.75 * e[0])
+    assert torch.equal(m.generate(360.0).enc_params, e[0])
+    torch.testing.assert_close(m.generate(135.0).enc_params, 0.5 * e[1] + 0.5 * e[2])  # inside: as before
+    u = np.array([[0.9], [0.1], [0.875], [1.0], [-0.125], [0.6]])
+    idx, w = m.neighbours(u)
+    tidx, tw = m._neighbours_1d(torch.from_numpy(u[:, 0]))
+    np.testing.assert_array_equal(tidx.numpy(), idx)
+    np.testing.assert_allclose(tw.numpy(), w, atol=1e-6)
+    assert idx[0].tolist() == [3, 0] and w[0] == pytest.approx([0.4, 0.6])
+    # the same model without the flag clamps at the last encoder (what a non-periodic parameter does)
+    clamped = HyperINR(HyperINRConfig(ENC, MLP, ["azimuth"], [0.0], [360.0]), pos)
+    assert clamped.neighbours(np.array([[0.9]]))[1][0].tolist() == [0.0, 1.0]
+
+
 def test_generate_reuses_one_buffer():
     m = make_model(np.linspace(0, 1, 5)[:, None])
     a = m.generate(10.0).enc_params.data_ptr()
