@@ -113,8 +113,10 @@ class FlowTeacher:
         self.device = frames.device
         self.dim = self.params_u.shape[1]
         self.k = min(cfg.k_neighbours, len(self.params_u))
-        # 1-D flows join sorted neighbours only: a periodic parameter wraps in n-D, not across 1-D's ends.
-        self.periodic = periodic if self.dim > 1 else None
+        # 1-D flows join sorted neighbours, and the last frame with the first where the fit made that pair
+        # (a periodic parameter: one motion model per frame, not per gap)
+        wraps = self.dim == 1 and len(params_u) > 1 and len(motion) == len(params_u)
+        self.periodic = periodic if self.dim > 1 else ([True] if wraps else None)
         self._tree = param_tree(self.params_u, self.periodic) if self.dim > 1 else None
 
     # -- construction ----------------------------------------------------------------------------------------
@@ -138,10 +140,11 @@ class FlowTeacher:
             device: torch device for the frames, the estimation and the predictions.
             progress: show a tqdm bar over the flows.
             is_image: frames are (H, W, C) images: 2-D flows, channels share one motion.
-            periodic: D flags, parameters that wrap around (n-D: neighbours, offsets and weights wrap).
+            periodic: D flags, parameters that wrap around (n-D: neighbours, offsets and weights wrap; 1-D:
+                the last frame and the first are neighbours across the wrap).
 
         Returns:
-            The fitted teacher. 1-D costs ``2 (N - 1)`` flow estimates; n-D about ``N M`` to ``2 N M`` with
+            The fitted teacher. 1-D costs ``2 (N - 1)`` flow estimates (``2 N`` for a periodic parameter); n-D about ``N M`` to ``2 N M`` with
             ``M = cfg.flow_neighbours``.
         """
         cfg = cfg or FlowConfig()
@@ -164,7 +167,9 @@ class FlowTeacher:
         coef = torch.from_numpy(spline_coefficients(x)).to(dev) if cfg.interpolation == "cubic" else None
         gate = None
         if u.shape[1] == 1:
-            motion, rel = fit_pair_flows(tx, cfg, progress)
+            # a periodic parameter whose frames all lie inside one turn: the last frame flows to the first
+            wrap = bool(periodic is not None and periodic[0] and len(u) > 2 and u[-1, 0] < 1.0 - 1e-9)
+            motion, rel = fit_pair_flows(tx, cfg, progress, wrap=wrap)
             if cfg.validate and len(u) >= 3:
                 gate = validation_gates(tx, coef, u[:, 0], motion, cfg)
         else:
@@ -176,7 +181,8 @@ class FlowTeacher:
         """Training frame indices (into :attr:`params_u`; :attr:`order` maps them to the frames handed to
         :meth:`fit`) and LERP weights (summing to 1) at ``u (D,)``.
 
-        The same rule as :class:`~hyperinr_core.eval.baselines.Lerp`: 1-D bracketing clamped at the ends, n-D
+        The same rule as :class:`~hyperinr_core.eval.baselines.Lerp`: 1-D bracketing clamped at the ends (or,
+        periodic, across the wrap), n-D
         inverse distance (p = 1) over the K nearest; an exact hit is that frame alone.
         """
         u = np.asarray(u, np.float64).reshape(-1)

@@ -109,24 +109,28 @@ def _bar(total: int, progress: bool, what: str):
     return tqdm(total=total, desc=what, unit="flow", disable=not progress)
 
 
-def fit_pair_flows(frames: Tensor, cfg: FlowConfig, progress: bool = False) -> tuple[Tensor, Tensor]:
+def fit_pair_flows(frames: Tensor, cfg: FlowConfig, progress: bool = False,
+                   wrap: bool = False) -> tuple[Tensor, Tensor]:
     """1-D: flows between consecutive frames (sorted by parameter) in both directions.
 
     Args:
         frames: ``(N, C, *S)`` frames sorted by their parameter.
+        wrap: the parameter is periodic: the last frame and the first are neighbours too (pair ``N-1``).
 
     Returns:
-        ``motion (N-1, 2, d, *S)``: ``[i, 0]`` = F(i -> i+1), ``[i, 1]`` = F(i+1 -> i), voxels;
-        ``reliability (N-1, 2, 1, *S)`` of each on its source frame's grid.
+        ``motion (P, 2, d, *S)``, ``P = N-1`` (``N`` with ``wrap``): ``[i, 0]`` = F(i -> i+1),
+        ``[i, 1]`` = F(i+1 -> i) (``i+1`` taken modulo N), voxels; ``reliability (P, 2, 1, *S)`` of each on
+        its source frame's grid.
     """
     n, nd, size = len(frames), frames.dim() - 2, tuple(frames.shape[2:])
-    motion = torch.zeros(max(n - 1, 0), 2, nd, *size, device=frames.device, dtype=_storage(cfg))
-    rel = torch.zeros(max(n - 1, 0), 2, 1, *size, device=frames.device, dtype=_storage(cfg))
-    pairs = [p for i in range(n - 1) for p in ((i, i + 1), (i + 1, i))]
+    m = n if wrap and n > 1 else max(n - 1, 0)
+    motion = torch.zeros(m, 2, nd, *size, device=frames.device, dtype=_storage(cfg))
+    rel = torch.zeros(m, 2, 1, *size, device=frames.device, dtype=_storage(cfg))
+    pairs = [p for i in range(m) for p in ((i, (i + 1) % n), ((i + 1) % n, i))]
     with _bar(len(pairs), progress, "flow teacher") as bar:
         for k, flow in enumerate(_flows(frames, pairs, cfg, bar)):
             motion[k // 2, k % 2] = flow.to(motion.dtype)
-    for i in range(n - 1):
+    for i in range(m):
         fb = motion[i].float()
         rel[i] = consistency(fb, fb.flip(0), cfg).to(rel.dtype)
     return motion, rel

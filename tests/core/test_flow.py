@@ -142,6 +142,35 @@ def test_exact_at_training_parameters_and_clamped_outside():
     np.testing.assert_array_equal(teacher.predict([1.7]), frames[-1])
 
 
+def test_a_periodic_parameter_moves_across_the_wrap():
+    """A blob circling the centre over one turn, frames at 0, 90, 180, 270 degrees (u = 0 .. 0.75): at 315
+    degrees (u = 0.875) the flow teacher moves the blob halfway from the 270-degree frame to the 0-degree one
+    (along the chord), where a teacher that does not wrap stays at the last frame."""
+    n, r = 24, 6.0
+
+    def centre(turn: float) -> np.ndarray:
+        a = 2 * np.pi * turn
+        return np.array([11.5, 11.5 + r * np.sin(a), 11.5 + r * np.cos(a)])
+
+    def at(turn: float) -> np.ndarray:
+        return _blob(n, centre(turn), sigma=2.0)
+
+    u = np.array([0.0, 0.25, 0.5, 0.75])
+    frames = np.stack([at(t) for t in u])
+    wrapped = FlowTeacher.fit(frames, u[:, None], periodic=[True])
+    clamped = FlowTeacher.fit(frames, u[:, None])
+    assert len(wrapped.motion) == 4 and len(clamped.motion) == 3  # one more pair: 270 -> 360 = 0
+    mid = 0.5 * (centre(0.75) + centre(1.0))  # flows move in straight lines: halfway along the chord
+    truth = _blob(n, mid, sigma=2.0)
+    got, stuck = wrapped.predict([0.875]), clamped.predict([0.875])
+    np.testing.assert_array_equal(stuck, frames[-1])
+    assert np.linalg.norm(_centroid(got) - mid) < 1.0
+    assert _psnr(got, truth) > _psnr(stuck, truth) + 3  # (28.7 against 23.6 dB)
+    np.testing.assert_array_equal(wrapped.predict([0.25]), frames[1])  # training frames stay exact
+    idx, w = wrapped.weights([0.9])
+    assert idx.tolist() == [3, 0] and w == pytest.approx([0.4, 0.6])
+
+
 def test_unsorted_parameters_are_sorted():
     n = 16
     u = np.array([1.0, 0.0, 0.5])
