@@ -21,7 +21,6 @@ COMMAND_MODULES = (
     "hyperinr_app.commands.model",
     "hyperinr_app.commands.train",
     "hyperinr_app.commands.evaluate",
-    "hyperinr_app.commands.render",
     "hyperinr_app.commands.export",
     "hyperinr_app.commands.decode",
     "hyperinr_app.commands.demo",
@@ -148,10 +147,11 @@ def _write_failure(exc: OSError, out) -> str | None:
     """One line for an output that could not be written (a full disk, a folder that turned read-only), or
     None for other errors. h5py reports the C library's errno only in its message."""
     text, out = str(exc), out or "output"
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "errno = 27," in text or "errno = 28," in text:
-        return (f"{out}: could not be written: the disk is full (or a file-size limit was reached); no partial "
-                "file is left under that name")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or "errno = 13," in text or "errno = 30," in text:
+    h5_errno = {n for n in (13, 27, 28, 30) if f"errno = {n}," in text}
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or h5_errno & {27, 28}:
+        return (f"{out}: could not be written: the disk is full (or a file-size limit was reached); no "
+                "partial file is left under that name")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or h5_errno & {13, 30}:
         where = f" ({exc.filename})" if exc.filename else ""
         return (f"{out}: could not be written: permission denied{where}: is its folder read-only? No partial "
                 "file is left under that name")

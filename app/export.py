@@ -83,8 +83,8 @@ def _shadow_field(scene: ExportScene, field):
     if scene.shadow_mode != "field":
         return None
     if scene.shadow_model is not None:
-        return scene.shadow_field()
-    return GridField(shadow_volume(field, scene.tf, scene.light.direction(), 64))
+        return scene.shadow_field(fast=scene.fast)
+    return GridField(shadow_volume(field, scene.tf, scene.light.direction(), scene.shadow_resolution))
 
 
 def render_frame(
@@ -109,7 +109,7 @@ def render_frame(
 
     try:
         # One frame: eager decoding (compiling would cost more than it saves).
-        frame = VolumePreparer(volume_res, compile=False)(scene)
+        frame = VolumePreparer(volume_res, scene.shadow_resolution, compile=False)(scene)
         if cancel is not None and cancel():
             raise Cancelled()
         return gl.render(frame, size, spp, progress, cancel)
@@ -129,9 +129,10 @@ def _render_frame_torch(scene, size, spp, progress, cancel) -> np.ndarray:
     from hyperinr_renderer.tracer import PathTracer, RenderSettings
 
     w, h = int(size[0]), int(size[1])
-    field = scene.field()
+    field = scene.field(fast=scene.fast)
     settings = RenderSettings(
-        width=w, height=h, step=scene.step, shadow=scene.shadow_mode, background=scene.background
+        width=w, height=h, step=scene.step, shadow=scene.shadow_mode, background=scene.background,
+        macro_cells=scene.macro_cells,
     )
     tracer = PathTracer(
         field, scene.tf, scene.camera, scene.light, settings, _shadow_field(scene, field), seed=scene.seed
@@ -238,7 +239,7 @@ def export_animation(
         if gl is not None:
             from hyperinr_app.export_gl import VolumePreparer
 
-            prep = VolumePreparer(volume_res, compile=n > 4)
+            prep = VolumePreparer(volume_res, scene.shadow_resolution, compile=n > 4)
             if costs is not None and n >= COST_MIN_FRAMES:
                 from hyperinr_app.export_gl import frame_costs
 

@@ -31,6 +31,9 @@ class ExportScene(Scene):
     background: tuple[float, float, float] = (0.08, 0.08, 0.1)
     step: float = 1.0 / 256.0
     seed: int = 0
+    shadow_resolution: int = 64  # the shadow texture, or the shadow volume computed without a shadow model
+    macro_cells: bool = True  # the torch tracer skips empty space
+    fast: bool | None = None  # the torch tracer evaluates INRs compiled (None: on CUDA only)
 
 
 @dataclass

@@ -512,3 +512,27 @@ def test_an_interrupt_that_lands_in_a_finalizer_is_not_lost(sig):
             time.sleep(2.0)
     finally:
         restore(undo)
+
+
+def test_render_is_export_frame_under_another_name(tmp_path, capsys):
+    """One command: `render` and `export-frame` take the same options and make the same image, the look's
+    options (field of view, light, step, background, seed) included."""
+    import imageio.v3 as iio
+
+    from hyperinr_app.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert sub.choices["render"] is sub.choices["export-frame"]
+    images = []
+    for name in ("render", "export-frame"):
+        out = tmp_path / f"{name}.png"
+        rc = main([name, "--model", MODEL, "--param", "t=4", "--size", "12x10", "--spp", "1", "--renderer", "torch",
+                   "--fov", "50", "--intensity", "2", "--ambient", "0.1", "--step", "0.01", "--background",
+                   "0.5,0,0", "--seed", "3", "--out", str(out)])
+        assert rc == 0
+        images.append(iio.imread(out))
+    np.testing.assert_array_equal(images[0], images[1])
+    assert tuple(images[0][0, 0]) == (128, 0, 0)  # the corner shows the background asked for
+    capsys.readouterr()
+    rc = main(["export-frame", "--model", MODEL, "--step", "0", "--out", str(tmp_path / "x.png")])
+    assert rc == 2 and "--step 0" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``hyperinr export-frame`` / ``hyperinr export-animation``: the explorer's exports, headless."""
+"""``hyperinr export-frame`` (also called ``render``) / ``hyperinr export-animation``: the explorer's exports,
+headless. One frame of a dataset's volume (``--data``) is rendered by :mod:`app.commands.render`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from hyperinr_app.commands import DefaultsHelpFormatter
 from hyperinr_app.commands.render import add_renderer_args, choose_renderer
 
 
-def _scene_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="HyperINR model file")
-    p.add_argument("--bundle", help="bundle manifest (model + shadow model + TF); instead of --model")
+def _scene_args(p: argparse.ArgumentParser, frame: bool = False) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", help="HyperINR model file")
+    src.add_argument("--bundle", help="bundle manifest (model + shadow model + TF); instead of --model")
+    if frame:
+        src.add_argument("--data", metavar="D.h5", help="dataset file: render one of its volumes (--frame)")
+        p.add_argument("--frame", type=int, default=0, help="with --data: the frame index")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="model parameter in user units, within the model's range (repeatable); missing ones "
                    "take their midpoint")
@@ -26,13 +31,29 @@ def _scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shadow-model", help="shadow HyperINR (default: the bundle's)")
     p.add_argument("--size", default="800x600", metavar="WxH", help="image size in pixels")
     p.add_argument("--spp", type=int, default=64, help="samples per pixel")
+    p.add_argument("--fov", type=float, default=35.0, help="vertical field of view, degrees")
+    p.add_argument("--intensity", type=float, default=1.0, help="the light's intensity")
+    p.add_argument("--ambient", type=float, default=0.25, help="ambient light")
+    p.add_argument("--step", type=float, default=1 / 256, help="ray-marching step in unit-cube lengths")
+    p.add_argument("--background", default="0.08,0.08,0.1", metavar="R,G,B", help="background colour")
+    p.add_argument("--seed", type=int, default=0, help="the tracer's random seed")
+    p.add_argument("--shadow-resolution", type=int, default=64, metavar="N",
+                   help="shadow texture (gl), and the shadow volume computed for --shadow field without a "
+                   "shadow model: N^3")
     add_renderer_args(p)
+    if frame:
+        p.add_argument("--no-macro-cells", action="store_true", help="torch: do not skip empty space")
+        p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, "
+                       "...")
+        p.add_argument("--compile", action="store_true",
+                       help="torch: evaluate INRs through torch.compile on CPU too (slow first frame)")
 
 
 _FRAME_DESCRIPTION = """\
-Path-trace one frame of a model (or a bundle), as the explorer's File > Export frame does, and write it as a
-PNG: with the explorer's GL shaders offscreen (default; headless through EGL) or the torch path tracer on the
-INR itself (--renderer torch). Missing folders of --out are created; the file appears only once complete."""
+Path-trace one frame of a model (or a bundle, or a dataset's volume), as the explorer's File > Export frame
+does, and write it as a PNG: with the explorer's GL shaders offscreen (default; headless through EGL) or the
+torch path tracer on the INR itself (--renderer torch). `hyperinr render` is another name for this command.
+Missing folders of --out are created; the file appears only once complete."""
 
 _ANIMATION_DESCRIPTION = """\
 Path-trace a sweep of a model parameter (param:NAME), the light (azimuth, polar) or the camera (orbit), as
@@ -43,9 +64,10 @@ once complete."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser("export-frame", help="path-trace one frame of a model to a PNG",
+    f = sub.add_parser("export-frame", aliases=["render"],
+                       help="path-trace one frame of a model (or a dataset's volume) to a PNG (also: render)",
                        description=_FRAME_DESCRIPTION, formatter_class=DefaultsHelpFormatter)
-    _scene_args(f)
+    _scene_args(f, frame=True)
     f.add_argument("--out", required=True, metavar="F.png", help="PNG to write")
     f.set_defaults(func=run_frame)
     a = sub.add_parser("export-animation", help="path-trace a parameter/light/orbit sweep to MP4 or PNGs",
@@ -89,13 +111,18 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
         model_path, shadow_path = b.model, shadow_path or b.shadow_model
         tf = TransferFunction.from_json(b.transfer_function) if b.transfer_function else None
     if not model_path:
-        raise HyperINRError("give --model or --bundle")
+        raise HyperINRError("give --model or --bundle" + (" (or --data)" if hasattr(args, "data") else ""))
     if args.tf:
         tf = TransferFunction.load(args.tf)
     tf = tf or TransferFunction.preset("viridis")
-    model = HyperINR.load(model_path)
+    device = None
+    if getattr(args, "device", None) is not None:
+        from hyperinr_app.commands.render import resolve_device
+
+        device = resolve_device(args.device)
+    model = HyperINR.load(model_path, device=device)
     mode = args.shadow or ("field" if shadow_path else "none")
-    shadow = HyperINR.load(shadow_path) if (shadow_path and mode == "field") else None
+    shadow = HyperINR.load(shadow_path, device=device) if (shadow_path and mode == "field") else None
     if shadow is not None:
         from hyperinr_renderer.shadows import check_shadow_model
 
@@ -111,14 +138,29 @@ def build_scene(args: argparse.Namespace, swept: str = ""):
     from hyperinr_app.params import parse_light
 
     az, polar = parse_light(args.light)
+
+    def opt(name: str, default):  # the look's options (a caller's own Namespace may leave them out)
+        return getattr(args, name, default)
+
+    try:
+        distance = cam[2] if len(cam) > 2 else Camera().distance
+        camera = Camera(azimuth=cam[0], elevation=cam[1], distance=distance, fov=opt("fov", 35.0))
+    except ValueError as exc:
+        raise HyperINRError(f"--camera/--fov: {exc}") from None
     return ExportScene(
         model=model,
         theta=theta_for(model, args.param, str(model_path), quiet=(swept,)),
         shadow_model=shadow,
-        light=Light(azimuth=az, polar=polar),
+        light=Light(azimuth=az, polar=polar, intensity=opt("intensity", 1.0), ambient=opt("ambient", 0.25)),
         tf=tf,
-        camera=Camera(azimuth=cam[0], elevation=cam[1], distance=cam[2] if len(cam) > 2 else Camera().distance),
+        camera=camera,
         shadow_mode=mode,
+        background=tuple(_floats(opt("background", "0.08,0.08,0.1"), (3,), "--background")),
+        step=opt("step", 1 / 256),
+        seed=opt("seed", 0),
+        shadow_resolution=opt("shadow_resolution", 64),
+        macro_cells=not opt("no_macro_cells", False),
+        fast=True if opt("compile", False) else None,
     )
 
 
@@ -129,29 +171,42 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _check_inputs(args: argparse.Namespace) -> tuple[int, int]:
-    """What needs no model: parameters' syntax, size and samples (before any file is read)."""
-    from hyperinr_app.export import check_renderer_options
+    """What needs no model: parameters' syntax, size and samples (before any file is read, and before torch
+    loads: an error in the arguments answers at once)."""
     from hyperinr_app.params import parse_light, parse_params
     from hyperinr_core.errors import HyperINRError
 
     parse_params(args.param)
-    check_renderer_options(args.renderer, args.volume_res)
     _floats(args.camera, (2, 3), "--camera")
+    _floats(args.background, (3,), "--background")
     parse_light(args.light)
     if args.spp < 1:
         raise HyperINRError(f"--spp must be >= 1, got {args.spp}")
-    return _size(args.size)
+    checks = (("--step", args.step, 0 < args.step <= 0.5), ("--fov", args.fov, 0 < args.fov < 180),
+              ("--shadow-resolution", args.shadow_resolution, 2 <= args.shadow_resolution <= 1024))
+    for name, value, ok in checks:
+        if not ok:
+            raise HyperINRError(f"{name} {value} is outside its range")
+    size = _size(args.size)
+    from hyperinr_app.export import check_renderer_options  # loads the scene, and torch with it
+
+    check_renderer_options(args.renderer, args.volume_res)
+    return size
 
 
 def run_frame(args: argparse.Namespace) -> int:
-    from hyperinr_app.export import export_frame
     from hyperinr_core.fileio import prepare_output, refuse_existing
 
+    if args.data:  # a dataset's volume: no model, no scene
+        from hyperinr_app.commands.render import run_dataset_frame
+
+        return run_dataset_frame(args)
     size = _check_inputs(args)
     refuse_existing(args.out, args.force)
     prepare_output(args.out)
     scene = build_scene(args)
     renderer = choose_renderer(args.renderer)
+    from hyperinr_app.export import export_frame
     from hyperinr_app.export_progress import TerminalProgress
 
     empty = EmptyFrames(scene.background)
@@ -189,12 +244,13 @@ class EmptyFrames:
 
 
 def run_animation(args: argparse.Namespace) -> int:
-    from hyperinr_app.export import Sweep, check_animation_output, export_animation
     from hyperinr_core.fileio import refuse_existing
 
-    size = _check_inputs(args)
-    kind, _, name = args.sweep.partition(":")
     start, stop = _floats(args.range, (2,), "--range")
+    size = _check_inputs(args)
+    from hyperinr_app.export import Sweep, check_animation_output, export_animation
+
+    kind, _, name = args.sweep.partition(":")
     sweep = Sweep(kind, start, stop, args.frames, name)
     sweep.values()  # validates the frame count
     refuse_existing(args.out, args.force)

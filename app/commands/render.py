@@ -1,7 +1,6 @@
-"""``hyperinr render``: path-trace one image of a model (or a dataset frame) to a PNG.
-
-Also home of the small helpers that turn CLI arguments into renderer objects (field, transfer function,
-camera, light), shared with ``hyperinr data demo shadows``.
+"""One frame of a dataset's volume (``hyperinr export-frame --data``, also called ``render``), and the small
+helpers that turn CLI arguments into renderer objects (field, device, size, renderer), shared with
+``export-frame``/``export-animation``, ``decode`` and the demos.
 """
 
 from __future__ import annotations
@@ -31,59 +30,6 @@ def add_source_args(p: argparse.ArgumentParser, required: bool = True) -> None:
         action="store_true",
         help="evaluate INRs through torch.compile on CPU too (slow first frame, faster after)",
     )
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "render",
-        help="path-trace an image of a model to a PNG",
-        description="Path-trace a model (or a dataset frame): with the explorer's GL shaders offscreen on "
-        "the INR decoded into a texture (default; headless through EGL, torch where no OpenGL context can be "
-        "made) or with the torch path tracer on the INR itself (--renderer torch).",
-    )
-    add_source_args(p)
-
-    add_renderer_args(p)
-    p.add_argument(
-        "--tf",
-        default="viridis",
-        metavar="PRESET|FILE.json",
-        help="transfer function: a preset (viridis, magma, coolwarm, grayscale, ember) or a JSON file",
-    )
-    p.add_argument(
-        "--camera",
-        default=None,
-        metavar="AZ,EL[,DIST]",
-        help="orbit camera: azimuth, elevation (degrees) and distance (default 30,20 and a distance that "
-        "shows the whole volume, 2.8)",
-    )
-    p.add_argument("--fov", type=float, default=35.0, help="vertical field of view, degrees")
-    p.add_argument(
-        "--light", default="45,45", metavar="AZ,POLAR", help="light direction, degrees (toward the light)"
-    )
-    p.add_argument("--ambient", type=float, default=0.25)
-    p.add_argument("--intensity", type=float, default=1.0)
-    p.add_argument(
-        "--shadow",
-        choices=("none", "rays", "field"),
-        default=None,
-        help="shadow mode (default: field with --shadow-model, else none)",
-    )
-    p.add_argument("--shadow-model", metavar="S", help="DGS shadow HyperINR (parameters azimuth, polar)")
-    p.add_argument(
-        "--shadow-resolution",
-        type=int,
-        default=64,
-        help="--shadow field without --shadow-model: resolution of the computed shadow volume",
-    )
-    p.add_argument("--size", default="800x600", metavar="WxH")
-    p.add_argument("--spp", type=int, default=16, help="samples per pixel")
-    p.add_argument("--step", type=float, default=1 / 256, help="ray-marching step in unit-cube lengths")
-    p.add_argument("--no-macro-cells", action="store_true", help="do not skip empty space")
-    p.add_argument("--background", default="0.08,0.08,0.1", metavar="R,G,B")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, metavar="F.png")
-    p.set_defaults(func=run)
 
 
 # -- argument parsing helpers ------------------------------------------------------------------------------
@@ -182,7 +128,9 @@ def load_field(args: argparse.Namespace, device):
     return GridField(vol, device=device)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_dataset_frame(args: argparse.Namespace) -> int:
+    """``hyperinr export-frame --data D --frame K`` (also called ``render``): one of a dataset's volumes,
+    path-traced on its grid (no model, so no scene: the other options as for a model)."""
     from hyperinr_app.params import parse_params
     from hyperinr_core.errors import HyperINRError
     from hyperinr_core.fileio import prepare_output, refuse_existing
@@ -214,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from hyperinr_renderer.tracer import PathTracer, RenderSettings, save_png
 
     device = resolve_device(args.device)
-    tf = TransferFunction.load(args.tf)
+    tf = TransferFunction.load(args.tf or "viridis")
     try:
         camera = Camera(
             azimuth=cam_vals[0],
@@ -265,8 +213,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def model_shadow_field(args, given: dict, tf, light, device):
-    """The shadow INR field of --shadow-model for ``light`` and the scene's parameters (warns on stderr when
-    the model was made for another transfer function)."""
+    """The shadow INR field of --shadow-model for ``light`` and --param (warns on stderr when the model was
+    made for another transfer function)."""
     from hyperinr_core.model.hyperinr import HyperINR
     from hyperinr_renderer.scene import Scene
     from hyperinr_renderer.shadows import check_shadow_model
@@ -276,35 +224,28 @@ def model_shadow_field(args, given: dict, tf, light, device):
     stored = shadow_model.cfg.metadata.get("tf_fingerprint")
     if stored and stored != tf.fingerprint():
         print(f"warning: {args.shadow_model} was made for another transfer function", file=sys.stderr)
-    fast = True if args.compile else None
-    if args.model:  # the scene's parameters (e.g. t) feed a time-series shadow model too
-        scene_model = HyperINR.load(args.model)
-        scene = Scene(scene_model, theta_for(scene_model, args.param, args.model), shadow_model, light)
-    else:  # no scene model: --param gives the shadow model's other parameters (else their midpoints)
-        params = {n: v for n, v in given.items() if n in shadow_model.cfg.param_names}
-        scene = Scene.at(shadow_model, params, shadow_model=shadow_model, light=light)
-    return scene.shadow_field(fast=fast)
+    # no scene model: --param gives the shadow model's other parameters (else their midpoints)
+    params = {n: v for n, v in given.items() if n in shadow_model.cfg.param_names}
+    scene = Scene.at(shadow_model, params, shadow_model=shadow_model, light=light)
+    return scene.shadow_field(fast=True if args.compile else None)
 
 
 def _render_gl(args, field, shadow_inr, tf, camera, light, mode: str, size: tuple[int, int], background):
-    """``hyperinr render --renderer gl``: the field on a grid (an INR decoded at --volume-res, a dataset frame
-    as it is), shadows decoded from the shadow model or computed through that grid; (H, W, 3) uint8."""
+    """A dataset frame with the GL shaders: the frame's grid as it is, shadows decoded from the shadow model
+    or computed through that grid; (H, W, 3) uint8."""
     import numpy as np
     import torch
 
     from hyperinr_app.export_progress import TerminalProgress
     from hyperinr_renderer.decode import Decoder, DecoderConfig
-    from hyperinr_renderer.fields import GridField, INRField
+    from hyperinr_renderer.fields import GridField
     from hyperinr_renderer.gl.offscreen import OffscreenRenderer
     from hyperinr_renderer.gl.tracer import TraceSettings
     from hyperinr_renderer.shadows import shadow_volume
 
     decoder = Decoder(DecoderConfig(compile=False))
     with torch.no_grad():
-        if isinstance(field, INRField):
-            volume = decoder.decode_numpy(field.inr, args.volume_res)
-        else:
-            volume = field.grid.cpu().numpy()
+        volume = field.grid.cpu().numpy()
         shadow = None
         if mode == "field":
             if shadow_inr is not None:
