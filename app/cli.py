@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from hyperinr_app.signals import interrupt_handlers, restore
+from hyperinr_app.signals import interrupt_handlers, interrupted, restore
 
 # Subcommand modules in help order. A module that is not present in this build is skipped.
 COMMAND_MODULES = (
@@ -119,10 +119,16 @@ def _main(argv: list[str] | None) -> int:
     try:
         apply_backend(args)
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return _stopped(args, argv)
     except HyperINRError as exc:
+        if interrupted():  # the signal came first: whatever failed after it failed because of it
+            return _stopped(args, argv)
         print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)
         return 2
     except OSError as exc:
+        if interrupted():
+            return _stopped(args, argv)
         message = _write_failure(exc, getattr(args, "out", None))
         if message is None:
             raise
@@ -132,15 +138,22 @@ def _main(argv: list[str] | None) -> int:
             sys.stderr.flush()
             os._exit(2)
         return 2
-    except KeyboardInterrupt:
-        hint = " (run the same command with --resume to continue)" if hasattr(args, "resume") else ""
-        print(f"hyperinr {args.command}: interrupted{hint}", file=sys.stderr)
-        if argv is None:  # the program itself, not a caller's main([...]): end without waiting on compiles
-            _exit_past_compiles(130)
-        return 130
+    except Exception:
+        if interrupted():  # a signal inside a library's callback comes out as that library's error
+            return _stopped(args, argv)
+        raise
     finally:
         sys.unraisablehook, sys.excepthook = hooks
         restore(undo_signals)
+
+
+def _stopped(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """Ctrl-C or SIGTERM: one line, rc 130 (outputs already cleaned up on the way out)."""
+    hint = " (run the same command with --resume to continue)" if hasattr(args, "resume") else ""
+    print(f"hyperinr {args.command}: interrupted{hint}", file=sys.stderr)
+    if argv is None:  # the program itself, not a caller's main([...]): end without waiting on compiles
+        _exit_past_compiles(130)
+    return 130
 
 
 def _write_failure(exc: OSError, out) -> str | None:

@@ -7,6 +7,9 @@ temporaries, training saves a checkpoint and stops), wherever the command is.
 - A KeyboardInterrupt raised while a finalizer runs (a ``__del__``, a weakref callback during garbage
   collection) is swallowed by Python ("Exception ignored in ..."), and the command would go on as if nothing
   happened. A signal that lands there is sent again a moment later instead.
+- A KeyboardInterrupt raised inside a C library's callback into Python (HDF5 converting a value through
+  h5py, say) comes out as that library's error (a TypeError "operation not defined for data type class").
+  :func:`interrupted` tells the caller that a signal is behind whatever error ended the command.
 """
 
 from __future__ import annotations
@@ -16,9 +19,20 @@ import signal
 import threading
 from collections.abc import Callable
 
-__all__ = ["interrupt_handlers", "restore"]
+__all__ = ["interrupt_handlers", "restore", "interrupted"]
 
 RETRY_S = 0.02
+_RECEIVED = threading.Event()
+
+
+def interrupted() -> bool:
+    """Whether SIGINT or SIGTERM raised KeyboardInterrupt since the handlers were installed."""
+    return _RECEIVED.is_set()
+
+
+def _interrupt() -> None:
+    _RECEIVED.set()
+    raise KeyboardInterrupt
 _FINALIZER_FILES = ("weakref.py", "_weakrefset.py")
 
 
@@ -40,7 +54,7 @@ def _on_int(signum, frame) -> None:
     if _in_finalizer(frame):
         _again(signum)
         return
-    raise KeyboardInterrupt
+    _interrupt()
 
 
 def _on_term(signum, frame) -> None:
@@ -51,7 +65,7 @@ def _on_term(signum, frame) -> None:
     if callable(handler) and handler is not _on_int and handler is not signal.default_int_handler:
         handler(signal.SIGINT, frame)  # a handler of the command's own (the training loop's graceful stop)
     else:
-        raise KeyboardInterrupt
+        _interrupt()
 
 
 def interrupt_handlers() -> Callable[[], None] | None:
@@ -59,6 +73,7 @@ def interrupt_handlers() -> Callable[[], None] | None:
     ignored). Returns what puts the previous ones back; None off the main thread, where none can be set."""
     if threading.current_thread() is not threading.main_thread():
         return None
+    _RECEIVED.clear()
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_term)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_int)

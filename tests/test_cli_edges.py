@@ -536,3 +536,28 @@ def test_render_is_export_frame_under_another_name(tmp_path, capsys):
     capsys.readouterr()
     rc = main(["export-frame", "--model", MODEL, "--step", "0", "--out", str(tmp_path / "x.png")])
     assert rc == 2 and "--step 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_a_library_turns_into_its_own_error_still_reads_interrupted(monkeypatch, capsys, sig):
+    """A Ctrl-C or SIGTERM landing in a C library's callback into Python comes out as that library's error
+    (h5py: TypeError "operation not defined for data type class"): still one line and rc 130, no traceback."""
+    import signal
+    import time
+
+    from hyperinr_app.commands import decode
+
+    def run(args):
+        try:
+            os.kill(os.getpid(), getattr(signal, sig))
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("Operation not defined for data type class") from None
+        return 0
+
+    monkeypatch.setattr(decode, "run", run)
+    assert main(["decode", "--model", "m.hinr", "-o", "v.npy"]) == 130
+    assert capsys.readouterr().err.strip() == "hyperinr decode: interrupted"
+    monkeypatch.setattr(decode, "run", lambda args: int("x"))  # without a signal, an error is an error
+    with pytest.raises(ValueError):
+        main(["decode", "--model", "m.hinr", "-o", "v.npy"])
