@@ -144,7 +144,7 @@ def test_bad_sources_never_touch_existing_output(tmp_path):
     vols[1, 0, 0, 0] = np.nan
     np.save(tmp_path / "v.npy", vols)
     out = tmp_path / "out.h5"
-    with pytest.raises(FileFormatError, match=r"v\.npy: v\.npy\[1\]: contains NaN"):
+    with pytest.raises(FileFormatError, match=r"v\.npy: v\.npy\[1\]: 1 NaN value \(the first at z=0, y=0, x=0\)"):
         import_dataset([tmp_path / "v.npy"], out, progress=False)
     assert not out.exists()
     out.write_bytes(b"precious")
