@@ -71,6 +71,16 @@ def test_a_bundles_shadow_model_writes_transmittance_toward_the_light(tmp_path, 
     assert t.shape == (6, 6, 6) and 0.0 <= t.min() and t.max() <= 1.0 and np.ptp(t) > 0
 
 
+def test_a_light_outside_the_shadow_models_range_is_an_error_not_clamped(tmp_path, capsys):
+    out = tmp_path / "s.npy"
+    args = ["decode", "--bundle", "assets/demo.json", "--shadow", "--param", "t=6", "--resolution", "4", "-o",
+            str(out)]
+    assert main([*args, "--light", "60,120"]) == 2
+    err = capsys.readouterr().err
+    assert "polar 120 is outside the range" in err and "[5, 85]" in err and not out.exists()
+    assert main([*args, "--light", "360,40"]) == 0  # a full turn of azimuth: 360 is 0, inside
+
+
 @pytest.mark.parametrize("args, message", [
     (["--param", "t=3", "-o", "{tmp}/v.tif"], "unknown volume format"),
     (["--sweep", "t=0:12:1", "-o", "{tmp}/v.npy"], "--sweep t=11 is outside"),

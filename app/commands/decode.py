@@ -145,7 +145,14 @@ def run(args: argparse.Namespace) -> int:
         from hyperinr_renderer.shadows import check_shadow_model
 
         check_shadow_model(model, path)
-        given = {**given, **light_values(model, light)}
+        inside = light_values(model, light)  # the light as the model takes it: wrapped, within its range
+        asked = {"azimuth": light[0] % 360.0, "polar": float(light[1])}
+        for name, value in inside.items():
+            if abs(value - asked[name]) > 1e-9 and abs(abs(value - asked[name]) - 360.0) > 1e-9:
+                j = cfg.param_names.index(name)
+                raise HyperINRError(f"--light: {name} {asked[name]:g} is outside the range {path} was trained "
+                                    f"for, [{cfg.param_lo[j]:g}, {cfg.param_hi[j]:g}]")
+        given = {**given, **inside}
     rows = []
     if sweep is not None:
         name, values = sweep
