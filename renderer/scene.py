@@ -33,12 +33,12 @@ from torch import Tensor
 from .decode import Decoder, DecoderConfig
 from .fields import INRField
 from .light import Light
-from .shadows import check_shadow_model
+from .shadows import LIGHT_PARAM_NAMES, check_shadow_model
 
 if TYPE_CHECKING:
     from hyperinr_core.model.hyperinr import HyperINR
 
-__all__ = ["Scene", "light_values", "shadow_theta", "default_decoder"]
+__all__ = ["Scene", "light_values", "light_outside", "shadow_theta", "default_decoder"]
 
 _DEFAULT: Decoder | None = None
 _DEFAULT_LOCK = threading.Lock()
@@ -79,6 +79,22 @@ def light_values(shadow_model, light) -> dict[str, float]:
             out[name] = float(_azimuth_in(az, lo, hi))
         elif name == "polar":
             out[name] = float(np.clip(polar, lo, hi))
+    return out
+
+
+def light_outside(shadow_model, light) -> list[tuple[str, float, float, float]]:
+    """The light's angles that :func:`light_values` has to move into the shadow model's range, as ``(name,
+    value, lo, hi)``: empty when the model was trained for this light (an azimuth differing by whole turns
+    is the same light)."""
+    cfg = shadow_model.cfg
+    az, polar = _angles(light)
+    asked = dict(zip(LIGHT_PARAM_NAMES, (az % 360.0, polar), strict=True))
+    out = []
+    for name, value in light_values(shadow_model, light).items():
+        d = abs(value - asked[name])
+        if d > 1e-9 and abs(d - 360.0) > 1e-9:
+            j = cfg.param_names.index(name)
+            out.append((name, asked[name], float(cfg.param_lo[j]), float(cfg.param_hi[j])))
     return out
 
 

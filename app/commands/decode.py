@@ -141,18 +141,14 @@ def run(args: argparse.Namespace) -> int:
         raise HyperINRError(f"{path}: decode writes volumes; this model makes {cfg.encoding.n_input_dims}-D "
                             "images")
     if light is not None:
-        from hyperinr_renderer.scene import light_values
+        from hyperinr_renderer.scene import light_outside, light_values
         from hyperinr_renderer.shadows import check_shadow_model
 
         check_shadow_model(model, path)
-        inside = light_values(model, light)  # the light as the model takes it: wrapped, within its range
-        asked = {"azimuth": light[0] % 360.0, "polar": float(light[1])}
-        for name, value in inside.items():
-            if abs(value - asked[name]) > 1e-9 and abs(abs(value - asked[name]) - 360.0) > 1e-9:
-                j = cfg.param_names.index(name)
-                raise HyperINRError(f"--light: {name} {asked[name]:g} is outside the range {path} was trained "
-                                    f"for, [{cfg.param_lo[j]:g}, {cfg.param_hi[j]:g}]")
-        given = {**given, **inside}
+        for name, value, lo, hi in light_outside(model, light):  # an error, not a silent clamp
+            raise HyperINRError(f"--light: {name} {value:g} is outside the range {path} was trained for, "
+                                f"[{lo:g}, {hi:g}]")
+        given = {**given, **light_values(model, light)}
     rows = []
     if sweep is not None:
         name, values = sweep

@@ -12,7 +12,7 @@ from hyperinr_core import HashGridConfig, HyperINR, HyperINRConfig, MLPConfig
 from hyperinr_core.errors import HyperINRError
 from hyperinr_renderer.decode import Decoder, DecoderConfig
 from hyperinr_renderer.light import Light
-from hyperinr_renderer.scene import Scene, light_values, shadow_theta
+from hyperinr_renderer.scene import Scene, light_outside, light_values, shadow_theta
 
 ROOT = Path(__file__).resolve().parents[2]
 ENC = HashGridConfig(3, 2, 2, 8, 4, 2.0)
@@ -86,6 +86,9 @@ def test_the_light_enters_a_shadow_model_one_way():
     assert light_values(part, (100.0, 10.0)) == {"azimuth": 90.0, "polar": 20.0}
     assert light_values(part, (320.0, 90.0)) == {"azimuth": -30.0, "polar": 80.0}
     assert light_values(part, (200.0, 90.0))["azimuth"] == 90.0  # 110 from 90, 130 from -30
+    assert light_outside(full, (400.0, 30.0)) == []  # whole turns: the same light
+    assert light_outside(part, (200.0, 10.0)) == [("azimuth", 200.0, -30.0, 90.0), ("polar", 10.0, 20.0, 80.0)]
+    assert light_outside(part, (-20.0, 50.0)) == []  # 340 is -20, inside [-30, 90]
     # the scene's parameters of the same name feed it; others sit mid-range
     assert shadow_theta(full, (45.0, 60.0), {"t": 7.0, "other": 1.0}) == [7.0, 45.0, 60.0]
     assert shadow_theta(full, (45.0, 60.0)) == [5.0, 45.0, 60.0]
