@@ -86,8 +86,16 @@ def create_exclusive(path: str | os.PathLike) -> None:
 def remove_temporary(path: str | os.PathLike) -> bool:
     """Remove a temporary file or folder, if it is there; False when it could not be. One that cannot go (its
     folder turned read-only meanwhile, say) is named in a warning on stderr, never raised: the error that
-    led here is the one to report."""
+    led here is the one to report. A Ctrl-C (or SIGTERM) that lands during the removal lets it finish first."""
     p = Path(path)
+    try:
+        return _remove(p)
+    except KeyboardInterrupt:
+        _remove(p)
+        raise
+
+
+def _remove(p: Path) -> bool:
     try:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
@@ -110,7 +118,11 @@ def _temporary(parent: Path, prefix: str, suffix: str) -> Iterator[Path]:
         create_exclusive(path)
         yield path
     finally:
-        remove_temporary(path)
+        try:
+            remove_temporary(path)
+        except KeyboardInterrupt:  # landed before the removal began: remove, then stop
+            remove_temporary(path)
+            raise
 
 
 @contextlib.contextmanager
