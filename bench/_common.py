@@ -39,6 +39,14 @@ def machine_info() -> dict:
     return info
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages (how busy the shared machine was), or None where unknown."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def sync(device) -> None:
     import torch
 

@@ -15,7 +15,6 @@ average: other processes on a small machine move these figures more than the for
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -131,7 +130,7 @@ def run(quick: bool = False, repeats: int = 3, threads: int | None = None, model
         only: str | None = None) -> dict:
     import torch
 
-    from bench._common import machine_info
+    from bench._common import load_average, machine_info
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -141,10 +140,8 @@ def run(quick: bool = False, repeats: int = 3, threads: int | None = None, model
         out["import_pvd"] = bench_import(*((10, 32) if quick else (40, 64)), repeats)
     if only in (None, "sweep"):
         out["sweep_to_netcdf"] = bench_sweep(*((12, 64) if quick else (100, 128)), path)
-    try:
-        out["load_average"] = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        pass
+    if (load := load_average()) is not None:
+        out["load_average"] = load
     return out
 
 

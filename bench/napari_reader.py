@@ -14,7 +14,6 @@ with 1 while this 2-core machine ran at load 6); ``--threads 1`` measures that c
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 
@@ -22,7 +21,7 @@ def run(repeats: int = 20, compile: bool = True, model: str | None = None, warmu
         threads: int | None = None) -> dict:
     import torch
 
-    from bench._common import machine_info, time_it
+    from bench._common import load_average, machine_info, time_it
     from hyperinr_app.napari.lazy import make_decoder
     from hyperinr_app.napari.reader import layer_data
 
@@ -50,10 +49,8 @@ def run(repeats: int = 20, compile: bool = True, model: str | None = None, warmu
         res.update({"shape": list(once().shape), "decodes": stats})
         out["cases"][name] = res
     out["evaluator"] = decoder.evaluator(vols.model.generate(vols.theta((0,)))).describe()
-    try:
-        out["load_average"] = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        pass
+    if (load := load_average()) is not None:
+        out["load_average"] = load
     return out
 
 

@@ -113,7 +113,7 @@ class Scene:
     """A model at ``theta`` (user units, the model's order), an optional shadow model and the light.
 
     The INRs are generated on first use and kept (a scene is one moment: make a new one, or use
-    :meth:`with_theta` / :meth:`with_light`, to move). Grids come in the renderer's normalized range [0, 1]
+    :meth:`updated` / :meth:`with_light`, to move). Grids come in the renderer's normalized range [0, 1]
     (first output channel, clamped); :meth:`to_data_units` maps them back to the data's units.
     """
 
