@@ -121,15 +121,13 @@ def _main(argv: list[str] | None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return _stopped(args, argv)
-    except HyperINRError as exc:
-        if interrupted():  # the signal came first: whatever failed after it failed because of it
+    except Exception as exc:
+        if interrupted():  # the signal came first (a library may have turned it into its own error)
             return _stopped(args, argv)
-        print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        if interrupted():
-            return _stopped(args, argv)
-        message = _write_failure(exc, getattr(args, "out", None))
+        if isinstance(exc, HyperINRError):
+            print(f"hyperinr {args.command}: error: {exc.render(cli_flag)}", file=sys.stderr)
+            return 2
+        message = _write_failure(exc, getattr(args, "out", None)) if isinstance(exc, OSError) else None
         if message is None:
             raise
         print(f"hyperinr {args.command}: error: {message}", file=sys.stderr)
@@ -138,10 +136,6 @@ def _main(argv: list[str] | None) -> int:
             sys.stderr.flush()
             os._exit(2)
         return 2
-    except Exception:
-        if interrupted():  # a signal inside a library's callback comes out as that library's error
-            return _stopped(args, argv)
-        raise
     finally:
         sys.unraisablehook, sys.excepthook = hooks
         restore(undo_signals)
