@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # large tensors on huge pages (see hyperinr_app.cli)
     from hyperinr_app.cli import cli_flag
     from hyperinr_app.explorer import run
     from hyperinr_core.errors import HyperINRError

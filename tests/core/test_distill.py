@@ -55,6 +55,28 @@ def test_training_encoder_matches_hash_encode_values_and_gradients(dims):
     torch.testing.assert_close(enc(x[0], p[0]), hash_encode(x[0], p[0], cfg))
 
 
+def test_training_encoder_mixture_matches_blending_the_gathered_tables():
+    """The mixture blends K of E tables per row as a product with the dense blend weights (and its
+    backward as the transposed product): the values and every table's gradient, untouched tables zero,
+    are those of gathering the K tables and blending them."""
+    cfg = HashGridConfig(3, 4, 2, 8, 2, 1.5)
+    g = torch.Generator().manual_seed(1)
+    tables = (torch.rand(6, cfg.n_params, generator=g) - 0.5).requires_grad_()
+    x = torch.rand(3, 150, 3, generator=g)
+    kidx = torch.tensor([[0, 2], [2, 5], [5, 5]])
+    kw = torch.tensor([[0.25, 0.75], [0.5, 0.5], [0.4, 0.6]])
+    w = torch.randn(3, 150, cfg.n_output_dims, generator=g)
+    enc = TrainingEncoder(cfg, compile=False)
+    blended = torch.einsum("bk,bkp->bp", kw, tables[kidx])
+    ref = hash_encode(x, blended, cfg)
+    (ga,) = torch.autograd.grad((ref * w).sum(), tables)
+    out = enc.mixture(x, tables, kidx, kw)
+    (gb,) = torch.autograd.grad((out * w).sum(), tables)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(gb, ga, rtol=1e-5, atol=1e-5)
+    assert gb[[1, 3, 4]].abs().max() == 0 and gb[[0, 2, 5]].abs().amax(dim=1).min() > 0
+
+
 def test_hyperinr_query_is_the_stateless_forward(trained):
     d, data, _ = trained
     from hyperinr_core.data.dataset import open_dataset
