@@ -116,9 +116,9 @@ def _main(argv: list[str] | None) -> int:
     args.started = started
     from hyperinr_core.errors import HyperINRError
 
-    undo_signals = interrupt_handlers()
     hooks = sys.unraisablehook, sys.excepthook
     sys.unraisablehook, sys.excepthook = _quiet_hdf5_teardown, _quiet_hdf5_dealloc
+    undo_signals = interrupt_handlers()  # after the hooks: a swallowed interrupt is sent again first
     try:
         apply_backend(args)
         return int(args.func(args) or 0)
@@ -140,8 +140,8 @@ def _main(argv: list[str] | None) -> int:
             os._exit(2)
         return 2
     finally:
-        sys.unraisablehook, sys.excepthook = hooks
         restore(undo_signals)
+        sys.unraisablehook, sys.excepthook = hooks
 
 
 def _stopped(args: argparse.Namespace, argv: list[str] | None) -> int:

@@ -5,8 +5,9 @@ temporaries, training saves a checkpoint and stops), wherever the command is.
   not by raising SIGINT: a job a shell started in the background inherits SIGINT ignored, and SIGTERM would
   then be swallowed.
 - A KeyboardInterrupt raised while a finalizer runs (a ``__del__``, a weakref callback during garbage
-  collection) is swallowed by Python ("Exception ignored in ..."), and the command would go on as if nothing
-  happened. A signal that lands there is sent again a moment later instead.
+  collection, importlib's module-lock callbacks) is swallowed by Python ("Exception ignored in ..."), and
+  the command would go on as if nothing happened. A signal that lands in a frame known to be one is sent
+  again a moment later instead; one swallowed anyway reaches ``sys.unraisablehook``, which sends it again.
 - A KeyboardInterrupt raised inside a C library's callback into Python (HDF5 converting a value through
   h5py, say) comes out as that library's error (a TypeError "operation not defined for data type class").
   :func:`interrupted` tells the caller that a signal is behind whatever error ended the command.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -23,6 +25,7 @@ __all__ = ["interrupt_handlers", "restore", "interrupted"]
 
 RETRY_S = 0.02
 _RECEIVED = threading.Event()
+_LAST: list[int] = []  # the last signal received
 
 
 def interrupted() -> bool:
@@ -50,7 +53,21 @@ def _again(signum: int) -> None:
     threading.Timer(RETRY_S, os.kill, (os.getpid(), signum)).start()
 
 
+def _resend_swallowed(previous):
+    """``sys.unraisablehook`` that sends a signal again when the KeyboardInterrupt it raised was swallowed
+    (nothing is printed); anything else goes to ``previous``."""
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _RECEIVED.is_set() and _LAST:
+            _again(_LAST[-1])
+            return
+        previous(unraisable)
+
+    return hook
+
+
 def _on_int(signum, frame) -> None:
+    _LAST[:] = [signum]
     if _in_finalizer(frame):
         _again(signum)
         return
@@ -58,6 +75,7 @@ def _on_int(signum, frame) -> None:
 
 
 def _on_term(signum, frame) -> None:
+    _LAST[:] = [signum]
     if _in_finalizer(frame):
         _again(signum)
         return
@@ -70,17 +88,21 @@ def _on_term(signum, frame) -> None:
 
 def interrupt_handlers() -> Callable[[], None] | None:
     """Install both handlers (SIGINT only where Python's default is in place: one inherited ignored stays
-    ignored). Returns what puts the previous ones back; None off the main thread, where none can be set."""
+    ignored) and the ``sys.unraisablehook`` that sends a swallowed one again. Returns what puts the previous
+    ones back; None off the main thread, where none can be set."""
     if threading.current_thread() is not threading.main_thread():
         return None
     _RECEIVED.clear()
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_term)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_int)
+    hook = sys.unraisablehook
+    sys.unraisablehook = _resend_swallowed(hook)
 
     def restore_() -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = hook
 
     return restore_
 

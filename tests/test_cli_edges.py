@@ -514,6 +514,38 @@ def test_an_interrupt_that_lands_in_a_finalizer_is_not_lost(sig):
         restore(undo)
 
 
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_swallowed_by_a_callback_of_any_name_is_sent_again(sig, capsys):
+    """A weakref callback outside weakref.py (importlib's module-lock callback ``cb`` caught a SIGTERM in
+    ``hyperinr train``) swallows the KeyboardInterrupt where no frame says "finalizer": the unraisable hook
+    sends the signal again, silently, and the command stops."""
+    import os
+    import signal
+    import time
+    import weakref
+
+    from hyperinr_app.signals import interrupt_handlers, restore
+
+    class Node:
+        pass
+
+    def cb(_ref):
+        os.kill(os.getpid(), getattr(signal, sig))
+        time.sleep(0.001)  # the handler runs here, inside the callback
+
+    undo = interrupt_handlers()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            x = Node()
+            ref = weakref.ref(x, cb)
+            del x
+            time.sleep(2.0)
+        assert ref() is None
+    finally:
+        restore(undo)
+    assert "Exception ignored" not in capsys.readouterr().err
+
+
 def test_render_is_export_frame_under_another_name(tmp_path, capsys):
     """One command: `render` and `export-frame` take the same options and make the same image, the look's
     options (field of view, light, step, background, seed) included."""
