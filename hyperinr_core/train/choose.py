@@ -24,7 +24,7 @@ from hyperinr_core.errors import HyperINRError
 from hyperinr_core.eval.metrics import psnr
 from hyperinr_core.train.budget import Budget
 from hyperinr_core.train.make_teacher import NETWORK_TEACHERS, TeacherBuild, build_teacher
-from hyperinr_core.train.race import Curve, decide, probe_steps, seconds_per_step
+from hyperinr_core.train.race import Curve, calibrate, decide, probe_steps
 from hyperinr_core.train.selection import Score, Selection, score_predictor, validation_split
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
@@ -164,9 +164,8 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
         args = (None, None) if kind == "none" else (tf, tu)
         return train_student(spec, f_fit, u_fit, *args, Budget(steps, minutes), f"race {kind}", on_step=on_step)
 
-    sps = seconds_per_step(lambda n: run(best.name, n))
     probe_fn = point_probe(f_val, u_val, is_image, job.seed)
-    probe_cost = _probe_seconds(run, best.name, probe_fn)
+    sps, probe_cost = calibrate(lambda n, on_step: run(best.name, n, on_step), probe_fn)
     cap = None
     if budget.seconds is not None:
         per_run = 0.85 * budget.left() / 2.0  # the rest: the two students' whole-frame scores
@@ -217,14 +216,6 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
             f"direct one at equal steps although {best.name} itself scores {best.psnr_mean - c_0.last:.1f} dB "
             "above it: the race is not trusted (please report it); the teacher's own score decides"
         )
-
-
-def _probe_seconds(run, kind, probe_fn) -> float:
-    """Seconds one validation probe takes (on a one-step model)."""
-    model, _ = run(kind, 1)
-    t0 = time.perf_counter()
-    probe_fn(model)
-    return time.perf_counter() - t0
 
 
 def point_probe(frames: np.ndarray, params_u: np.ndarray, is_image: bool, seed: int, n_points: int = 1 << 15):

@@ -126,12 +126,19 @@ def decide(teacher: str, teacher_psnr: float, distilled: Curve, direct: Curve, f
     return Verdict(teacher if mine >= p_0 else "none", p_t, p_0, failed)
 
 
-def seconds_per_step(run: Callable[[int], object], warm: int = 3, timed: int = 5) -> float:
-    """Seconds per step of ``run(steps)`` after ``warm`` untimed steps (compilation, caches)."""
-    run(warm)
+def calibrate(run: Callable[..., tuple], probe: Callable[[object], float], warm: int = 3, timed: int = 5):
+    """``(seconds per step, seconds per probe)`` from one short run: ``run(steps, on_step) -> (model, _)``
+    runs ``warm`` untimed steps (compilation, caches), then ``timed`` timed ones; ``probe(model)`` is timed
+    once on the result."""
+    at: dict[int, float] = {}
+
+    def on_step(_model, step: int) -> None:
+        at[step] = time.perf_counter()
+
+    model, _ = run(warm + timed, on_step)
     t0 = time.perf_counter()
-    run(timed)
-    return (time.perf_counter() - t0) / timed
+    probe(model)
+    return (at[warm + timed] - at[warm]) / timed, time.perf_counter() - t0
 
 
-__all__.append("seconds_per_step")
+__all__.append("calibrate")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hyperinr_core.model.param_space import lerp_weights, offset, param_tree, periodic_dims
-from hyperinr_core.train.race import Curve, decide, failed_test, probe_steps, project
+from hyperinr_core.train.race import Curve, calibrate, decide, failed_test, probe_steps, project
 from hyperinr_core.train.selection import validation_split
 from hyperinr_core.train.teachers import LerpTeacher
 
@@ -116,3 +116,24 @@ def test_point_probe_scores_as_a_whole_frame_decode_when_it_takes_every_node():
     assert point_probe(frames, at, False, seed=0, n_points=10_000)(model) == pytest.approx(whole, abs=1e-4)
     some = point_probe(frames, at, False, seed=0, n_points=60)(model)
     assert abs(some - whole) < 1.5 and some != pytest.approx(whole, abs=1e-6)
+
+
+def test_calibration_is_one_run_timing_only_the_steps_after_the_warm_up():
+    """One student run gives both costs: the warm-up steps (compilation, caches) are not counted, the timed
+    steps and the probe on the resulting model are."""
+    import time
+
+    calls = []
+
+    def run(steps, on_step):
+        calls.append(steps)
+        for i in range(1, steps + 1):
+            time.sleep(0.2 if i <= 3 else 0.01)  # a slow warm-up, then 10 ms steps
+            on_step("model", i)
+        return "model", None
+
+    probed = []
+    sps, probe = calibrate(run, lambda m: probed.append(m) or time.sleep(0.05), warm=3, timed=5)
+    assert calls == [8] and probed == ["model"]
+    assert 0.01 <= sps < 0.1  # the 0.2 s warm-up steps stay out
+    assert probe >= 0.05
