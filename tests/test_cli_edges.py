@@ -593,3 +593,24 @@ def test_a_signal_a_library_turns_into_its_own_error_still_reads_interrupted(mon
     monkeypatch.setattr(decode, "run", lambda args: int("x"))  # without a signal, an error is an error
     with pytest.raises(ValueError):
         main(["decode", "--model", "m.hinr", "-o", "v.npy"])
+
+
+def test_an_animation_takes_the_frame_s_device_and_tracer_options(tmp_path, capsys):
+    """export-animation runs on the device asked for, with or without macro cells, like export-frame: the
+    torch tracer's frames with and without empty-space skipping agree, and an unusable device is one line."""
+    import imageio.v3 as iio
+
+    base = ["export-animation", "--model", MODEL, "--sweep", "param:t", "--range", "2,6", "--frames", "2",
+            "--size", "24x16", "--spp", "1", "--renderer", "torch", "--device", "cpu"]
+    frames = {}
+    for name, extra in (("cells", []), ("plain", ["--no-macro-cells"])):
+        out = tmp_path / name
+        assert main([*base, *extra, "--out", str(out)]) == 0, capsys.readouterr().err
+        frames[name] = [iio.imread(out / f"frame_{i:04d}.png").astype(np.int16) for i in range(2)]
+    for a, b in zip(frames["cells"], frames["plain"], strict=True):
+        assert np.abs(a - b).mean() < 2.0 and a.std() > 0
+    capsys.readouterr()
+    rc = main([*base[:-1], "nodevice", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--device 'nodevice'" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x").exists()

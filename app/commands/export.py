@@ -41,12 +41,10 @@ def _scene_args(p: argparse.ArgumentParser, frame: bool = False) -> None:
                    help="shadow texture (gl), and the shadow volume computed for --shadow field without a "
                    "shadow model: N^3")
     add_renderer_args(p)
-    if frame:
-        p.add_argument("--no-macro-cells", action="store_true", help="torch: do not skip empty space")
-        p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, "
-                       "...")
-        p.add_argument("--compile", action="store_true",
-                       help="torch: evaluate INRs through torch.compile on CPU too (slow first frame)")
+    p.add_argument("--no-macro-cells", action="store_true", help="torch: do not skip empty space")
+    p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")
+    p.add_argument("--compile", action="store_true",
+                   help="torch: evaluate INRs through torch.compile on CPU too (slow first frame)")
 
 
 _FRAME_DESCRIPTION = """\
