@@ -42,7 +42,7 @@ def run(data: str, teachers: list[str], model: str | None, minutes: float, devic
         )
         for kind in teachers:
             t0 = time.perf_counter()
-            tb = TeacherBuild(minutes=minutes, preset=None, device=device, progress=False, data=data)
+            tb = TeacherBuild(minutes=minutes, preset=None, device=device, progress=False)
             t = build_teacher(kind, frames, train_u, info, dev, tb)
             build_s = time.perf_counter() - t0
             s = score_predictor(kind, t.predict, ref, u)

@@ -285,3 +285,26 @@ def test_auto_with_a_network_candidate_trains_it_in_memory(tmp_path, capsys):
     assert main(args + ["--candidates", "hashinr,lerp,none"]) == 0
     rows = {r["name"]: r for r in HyperINR.load(out).cfg.metadata["selection"]["rows"]}
     assert "hashinr" in rows and np.isfinite(rows["hashinr"]["psnr_mean"])
+
+
+def test_bench_teachers_scores_every_teacher_and_a_model_on_the_held_out_frames(tmp_path, capsys):
+    """`hyperinr bench teachers` builds each teacher from the training frames and scores it, and a trained
+    model beside them, on every held-out frame (LERP exact on this series' linear motion is not assumed)."""
+    import json
+
+    from hyperinr_app.cli import main
+    from tests.core.training_helpers import tiny_series
+
+    data = tiny_series(tmp_path / "s.h5", n_frames=9)
+    model = tmp_path / "m.hinr"
+    assert main(["train", "--data", data, "-o", str(model), "--teacher", "lerp", "--steps", "3",
+                 "--preset", "tiny", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "teachers", "--data", data, "--teachers", "lerp,flow", "--model", str(model)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["frames"] == {"train": 5, "held_out": 4, "shape": [6, 7, 8]}
+    for kind in ("lerp", "flow"):
+        row = out["teachers"][kind]
+        assert np.isfinite(row["psnr_mean"]) and row["psnr_worst"] <= row["psnr_mean"] and row["build_s"] >= 0
+    assert out["model"]["metadata"]["teacher"] == "lerp" and out["model"]["metadata"]["steps"] == 3
+    assert out["model"]["psnr_worst"] <= out["model"]["psnr_mean"]
