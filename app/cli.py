@@ -116,10 +116,10 @@ def _main(argv: list[str] | None) -> int:
     args.started = started
     from hyperinr_core.errors import HyperINRError
 
-    hooks = sys.unraisablehook, sys.excepthook
-    sys.unraisablehook, sys.excepthook = _quiet_hdf5_teardown, _quiet_hdf5_dealloc
-    undo_signals = interrupt_handlers()  # after the hooks: a swallowed interrupt is sent again first
-    try:
+    hooks, undo_signals = (sys.unraisablehook, sys.excepthook), None
+    try:  # a signal landing while the handlers go in still finds the finally below
+        sys.unraisablehook, sys.excepthook = _quiet_hdf5_teardown, _quiet_hdf5_dealloc
+        undo_signals = interrupt_handlers()  # after the hooks: a swallowed interrupt is sent again first
         apply_backend(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ __all__ = ["interrupt_handlers", "restore", "interrupted"]
 RETRY_S = 0.02
 _RECEIVED = threading.Event()
 _LAST: list[int] = []  # the last signal received
+_INSTALLS = [0]  # counts installs and restores of the handlers: a re-send fires only within one install
 
 
 def interrupted() -> bool:
@@ -50,7 +51,15 @@ def _in_finalizer(frame) -> bool:
 
 
 def _again(signum: int) -> None:
-    threading.Timer(RETRY_S, os.kill, (os.getpid(), signum)).start()
+    """Send ``signum`` again in a moment, unless the handlers have been put back by then (the command
+    ended: the signal would meet whatever handler was there before)."""
+    installed = _INSTALLS[0]
+
+    def fire() -> None:
+        if _INSTALLS[0] == installed:
+            os.kill(os.getpid(), signum)
+
+    threading.Timer(RETRY_S, fire).start()
 
 
 def _resend_swallowed(previous):
@@ -93,6 +102,7 @@ def interrupt_handlers() -> Callable[[], None] | None:
     if threading.current_thread() is not threading.main_thread():
         return None
     _RECEIVED.clear()
+    _INSTALLS[0] += 1
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_term)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_int)
@@ -100,6 +110,7 @@ def interrupt_handlers() -> Callable[[], None] | None:
     sys.unraisablehook = _resend_swallowed(hook)
 
     def restore_() -> None:
+        _INSTALLS[0] += 1
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sys.unraisablehook = hook

@@ -165,7 +165,12 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
         return train_student(spec, f_fit, u_fit, *args, Budget(steps, minutes), f"race {kind}", on_step=on_step)
 
     probe_fn = point_probe(f_val, u_val, is_image, job.seed)
-    sps, probe_cost = calibrate(lambda n, on_step: run(best.name, n, on_step), probe_fn)
+    sync = None
+    if device.type == "cuda":
+        import torch
+
+        sync = torch.cuda.synchronize
+    sps, probe_cost = calibrate(lambda n, on_step: run(best.name, n, on_step), probe_fn, sync=sync)
     cap = None
     if budget.seconds is not None:
         per_run = 0.85 * budget.left() / 2.0  # the rest: the two students' whole-frame scores

@@ -126,13 +126,23 @@ def decide(teacher: str, teacher_psnr: float, distilled: Curve, direct: Curve, f
     return Verdict(teacher if mine >= p_0 else "none", p_t, p_0, failed)
 
 
-def calibrate(run: Callable[..., tuple], probe: Callable[[object], float], warm: int = 3, timed: int = 5):
+def calibrate(
+    run: Callable[..., tuple],
+    probe: Callable[[object], float],
+    warm: int = 3,
+    timed: int = 5,
+    sync: Callable[[], None] | None = None,
+):
     """``(seconds per step, seconds per probe)`` from one short run: ``run(steps, on_step) -> (model, _)``
     runs ``warm`` untimed steps (compilation, caches), then ``timed`` timed ones; ``probe(model)`` is timed
-    once on the result."""
+    once on the result. ``sync`` waits for queued device work (``torch.cuda.synchronize``: a step returns
+    before a GPU has done it)."""
+    warm = max(warm, 1)  # step 0 has no time stamp
     at: dict[int, float] = {}
 
     def on_step(_model, step: int) -> None:
+        if step in (warm, warm + timed) and sync is not None:
+            sync()
         at[step] = time.perf_counter()
 
     model, _ = run(warm + timed, on_step)

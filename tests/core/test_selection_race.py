@@ -132,8 +132,9 @@ def test_calibration_is_one_run_timing_only_the_steps_after_the_warm_up():
             on_step("model", i)
         return "model", None
 
-    probed = []
-    sps, probe = calibrate(run, lambda m: probed.append(m) or time.sleep(0.05), warm=3, timed=5)
-    assert calls == [8] and probed == ["model"]
+    probed, synced = [], []
+    sps, probe = calibrate(run, lambda m: probed.append(m) or time.sleep(0.05), warm=3, timed=5,
+                           sync=lambda: synced.append(len(calls)))
+    assert calls == [8] and probed == ["model"] and synced == [1, 1]  # at both time stamps, once each
     assert 0.01 <= sps < 0.1  # the 0.2 s warm-up steps stay out
     assert probe >= 0.05
