@@ -162,7 +162,8 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
 
     def run(kind: str, steps: int, on_step=None, minutes=None):
         args = (None, None) if kind == "none" else (tf, tu)
-        return train_student(spec, f_fit, u_fit, *args, Budget(steps, minutes), f"race {kind}", on_step=on_step)
+        budget_ = Budget(steps, minutes)
+        return train_student(spec, f_fit, u_fit, *args, budget_, f"race {kind}", on_step=on_step)
 
     probe_fn = point_probe(f_val, u_val, is_image, job.seed)
     sync = None
@@ -218,8 +219,8 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
         s_t.note += f"; FAILED TEST: {c_0.last - c_t.last:.1f} dB below the direct student at equal steps"
         sel.notes.append(
             f"WARNING: the student distilled from {best.name} ends {c_0.last - c_t.last:.1f} dB below the "
-            f"direct one at equal steps although {best.name} itself scores {best.psnr_mean - c_0.last:.1f} dB "
-            "above it: the race is not trusted (please report it); the teacher's own score decides"
+            f"direct one at equal steps although {best.name} itself scores "
+            f"{best.psnr_mean - c_0.last:.1f} dB above it: the race is not trusted (please report it); the teacher's own score decides"
         )
 
 
