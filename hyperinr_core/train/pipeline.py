@@ -3,12 +3,14 @@
 Budget (a total in minutes; steps make runs reproducible instead):
 - selection (``auto``, :mod:`.choose`): at most ``select_share`` of the total, teacher builds included
   (a network candidate gets ``network_share``);
-- the final teacher on all training frames: seconds for flow and LERP; a network teacher trains for
-  ``teacher_share`` of the total (``forced_teacher_share`` when no selection ran before it);
+- the final teacher on all training frames: nothing for LERP, seconds to minutes for flow; a network
+  teacher trains for ``teacher_share`` of the total (``forced_teacher_share`` when no selection ran before it);
 - the teacher frames, bounded to ``targets_share`` of the total (a build cut short keeps an even cover);
 - the distillation: everything left, up to the deadline, less a reserve for the held-out check, which
   (when the dataset holds frames outside training) reads at most ``MAX_REPORT_FRAMES`` frames.
-With the defaults the distillation gets at least 70 % of the total.
+With the defaults the distillation gets at least 70 % of the total when the final flow teacher builds in
+seconds; that build is not bounded (the NVS demo's 100 views of 256², with one thread, took about two of a
+10-minute budget, leaving the distillation 62 %).
 """
 
 from __future__ import annotations
