@@ -75,9 +75,13 @@ def n_between(n_train: int, n_dims: int, requested: int | None) -> int:
     return 2 * max(n_train - 1, 1) if n_dims == 1 else 4 * n_train
 
 
-def select_teacher(job, info, preset, frames, train_u, device, budget: SelectionBudget, say):
+def select_teacher(
+    job, info, preset, frames, train_u, device, budget: SelectionBudget, say, flow_cache=None
+):
     """Choose the teacher for ``job`` (a :class:`~.pipeline.PipelineJob`). Returns ``(selection, teachers)``:
-    the table and the teachers built, by kind (fitted to the frames to fit, not to all frames)."""
+    the table and the teachers built, by kind (fitted to the frames to fit, not to all frames).
+    ``flow_cache`` (a :class:`~.flow_motion.FlowCache`) keeps the flow candidate's flows, named by
+    training frame index, for the final teacher."""
     fit_i, val_i = validation_split(train_u, job.seed, info.periodic)
     cands = job.candidates or default_candidates(device.type)
     nan = float("nan")
@@ -115,6 +119,8 @@ def select_teacher(job, info, preset, frames, train_u, device, budget: Selection
             seed=job.seed,
             device=job.device,
             progress=job.progress,
+            flow_cache=flow_cache,
+            frame_keys=fit_i,
         )
         try:
             teachers[kind] = build_teacher(kind, f_fit, u_fit, info, device, tb)

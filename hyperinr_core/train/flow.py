@@ -43,10 +43,16 @@ from torch import Tensor
 from hyperinr_core.errors import HyperINRError
 from hyperinr_core.model.param_space import lerp_weights, offset, param_tree
 from hyperinr_core.train.flow_estimate import FlowConfig
-from hyperinr_core.train.flow_motion import fit_motion_models, fit_pair_flows, motion_blend, validation_gates
+from hyperinr_core.train.flow_motion import (
+    FlowCache,
+    fit_motion_models,
+    fit_pair_flows,
+    motion_blend,
+    validation_gates,
+)
 from hyperinr_core.train.flow_ops import spline_coefficients
 
-__all__ = ["FlowConfig", "FlowTeacher"]
+__all__ = ["FlowCache", "FlowConfig", "FlowTeacher"]
 
 
 
@@ -130,6 +136,8 @@ class FlowTeacher:
         progress: bool = False,
         is_image: bool = False,
         periodic=None,
+        cache: FlowCache | None = None,
+        keys: np.ndarray | None = None,
     ) -> FlowTeacher:
         """Estimate every flow the teacher needs, up front.
 
@@ -142,6 +150,9 @@ class FlowTeacher:
             is_image: frames are (H, W, C) images: 2-D flows, channels share one motion.
             periodic: D flags, parameters that wrap around (n-D: neighbours, offsets and weights wrap; 1-D:
                 the last frame and the first are neighbours across the wrap).
+            cache: flows kept from an earlier fit to some of the same frames, and where this fit's new ones
+                go (:class:`FlowCache`); ``keys (N,)`` name the frames in it (default: no cache).
+            keys: see ``cache``.
 
         Returns:
             The fitted teacher. 1-D costs ``2 (N - 1)`` flow estimates (``2 N`` for a periodic parameter); n-D about ``N M`` to ``2 N M`` with
@@ -163,17 +174,22 @@ class FlowTeacher:
         dev = torch.device(device)
         order = np.argsort(u[:, 0], kind="stable") if u.shape[1] == 1 else np.arange(len(u))
         u, x = u[order], x[order]
+        if keys is not None:
+            keys = np.asarray(keys, np.int64).reshape(-1)
+            if len(keys) != len(u):
+                raise HyperINRError(f"flow teacher: {len(keys)} frame keys for {len(u)} frames")
+            keys = keys[order]
         tx = torch.from_numpy(x).to(dev)
         coef = torch.from_numpy(spline_coefficients(x)).to(dev) if cfg.interpolation == "cubic" else None
         gate = None
         if u.shape[1] == 1:
             # a periodic parameter whose frames all lie inside one turn: the last frame flows to the first
             wrap = bool(periodic is not None and periodic[0] and len(u) > 2 and u[-1, 0] < 1.0 - 1e-9)
-            motion, rel = fit_pair_flows(tx, cfg, progress, wrap=wrap)
+            motion, rel = fit_pair_flows(tx, cfg, progress, wrap=wrap, cache=cache, keys=keys)
             if cfg.validate and len(u) >= 3:
                 gate = validation_gates(tx, coef, u[:, 0], motion, cfg)
         else:
-            motion, rel = fit_motion_models(tx, u, cfg, progress, periodic)
+            motion, rel = fit_motion_models(tx, u, cfg, progress, periodic, cache, keys)
         return cls(tx, u, motion, rel, shape, is_image, cfg, coef, gate, order, periodic)
 
     # -- prediction ------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from hyperinr_core.train.flow_estimate import FlowConfig, estimate_flow
 from hyperinr_core.train.flow_ops import gaussian_blur, length, warp, warp_cubic
 
 __all__ = [
+    "FlowCache",
     "consistency",
     "motion_blend",
     "fit_pair_flows",
@@ -91,16 +92,80 @@ def _storage(cfg: FlowConfig) -> torch.dtype:
     return torch.float16 if cfg.store_half else torch.float32
 
 
-def _flows(frames: Tensor, pairs: list[tuple[int, int]], cfg: FlowConfig, bar) -> Iterable[Tensor]:
-    """Flows ``(d, *S)`` for directed ``pairs`` (a, b), estimated ``cfg.batch`` at a time, in order."""
-    for start in range(0, len(pairs), cfg.batch):
-        chunk = pairs[start : start + cfg.batch]
+class FlowCache:
+    """Flows between frames kept from one flow teacher's fit for the next, up to ``max_bytes``.
+
+    ``hyperinr train --teacher auto`` fits a flow teacher to the frames it fits on, then the final one to all
+    training frames; in n-D most pairs of the first recur in the second. Frames are named by ``keys`` the
+    caller gives (indices into the training frames), so a pair is ``(key_a, key_b)``; flows of one
+    :class:`~hyperinr_core.train.flow_estimate.FlowConfig` only (another one empties the cache). Once the
+    bound is reached new flows are not kept.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30):
+        self.max_bytes = int(max_bytes)
+        self.nbytes = 0
+        self.hits = 0
+        self._flows: dict[tuple[int, int], Tensor] = {}
+        self._cfg: FlowConfig | None = None
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def bind(self, cfg: FlowConfig) -> None:
+        """Use the cache for flows estimated with ``cfg``; a different config drops what it holds."""
+        if self._cfg is not None and self._cfg != cfg:
+            self._flows.clear()
+            self.nbytes = 0
+        self._cfg = cfg
+
+    def get(self, key: tuple[int, int]) -> Tensor | None:
+        flow = self._flows.get(key)
+        self.hits += flow is not None
+        return flow
+
+    def put(self, key: tuple[int, int], flow: Tensor) -> None:
+        size = flow.numel() * flow.element_size()
+        if key not in self._flows and self.nbytes + size <= self.max_bytes:
+            self._flows[key] = flow
+            self.nbytes += size
+
+
+def _flows(
+    frames: Tensor,
+    pairs: list[tuple[int, int]],
+    cfg: FlowConfig,
+    bar,
+    cache: FlowCache | None = None,
+    keys: np.ndarray | None = None,
+) -> Iterable[tuple[tuple[int, int], Tensor]]:
+    """``(pair, flow (d, *S))`` for directed ``pairs`` (a, b) of frame indices: those ``cache`` holds
+    (under the frames' ``keys``) first, then the rest estimated ``cfg.batch`` at a time (and offered to
+    the cache)."""
+    key = None
+    if cache is not None and keys is not None:
+        cache.bind(cfg)
+        key = lambda p: (int(keys[p[0]]), int(keys[p[1]]))  # noqa: E731
+    todo = []
+    for pair in pairs:
+        flow = cache.get(key(pair)) if key is not None else None
+        if flow is None:
+            todo.append(pair)
+            continue
+        if bar is not None:
+            bar.update(1)
+        yield pair, flow
+    for start in range(0, len(todo), cfg.batch):
+        chunk = todo[start : start + cfg.batch]
         a = frames[[p[0] for p in chunk]]
         b = frames[[p[1] for p in chunk]]
         flows = estimate_flow(a, b, cfg)
         if bar is not None:
             bar.update(len(chunk))
-        yield from flows
+        for pair, flow in zip(chunk, flows, strict=True):
+            if key is not None:
+                cache.put(key(pair), flow.to(_storage(cfg), copy=True))  # not a view of the batch
+            yield pair, flow
 
 
 def _bar(total: int, progress: bool, what: str):
@@ -109,13 +174,20 @@ def _bar(total: int, progress: bool, what: str):
     return tqdm(total=total, desc=what, unit="flow", disable=not progress)
 
 
-def fit_pair_flows(frames: Tensor, cfg: FlowConfig, progress: bool = False,
-                   wrap: bool = False) -> tuple[Tensor, Tensor]:
+def fit_pair_flows(
+    frames: Tensor,
+    cfg: FlowConfig,
+    progress: bool = False,
+    wrap: bool = False,
+    cache: FlowCache | None = None,
+    keys: np.ndarray | None = None,
+) -> tuple[Tensor, Tensor]:
     """1-D: flows between consecutive frames (sorted by parameter) in both directions.
 
     Args:
         frames: ``(N, C, *S)`` frames sorted by their parameter.
         wrap: the parameter is periodic: the last frame and the first are neighbours too (pair ``N-1``).
+        cache, keys: flows already estimated, and the frames' names in it (:class:`FlowCache`).
 
     Returns:
         ``motion (P, 2, d, *S)``, ``P = N-1`` (``N`` with ``wrap``): ``[i, 0]`` = F(i -> i+1),
@@ -127,9 +199,10 @@ def fit_pair_flows(frames: Tensor, cfg: FlowConfig, progress: bool = False,
     motion = torch.zeros(m, 2, nd, *size, device=frames.device, dtype=_storage(cfg))
     rel = torch.zeros(m, 2, 1, *size, device=frames.device, dtype=_storage(cfg))
     pairs = [p for i in range(m) for p in ((i, (i + 1) % n), ((i + 1) % n, i))]
+    slot = {p: divmod(k, 2) for k, p in enumerate(pairs)}
     with _bar(len(pairs), progress, "flow teacher") as bar:
-        for k, flow in enumerate(_flows(frames, pairs, cfg, bar)):
-            motion[k // 2, k % 2] = flow.to(motion.dtype)
+        for pair, flow in _flows(frames, pairs, cfg, bar, cache, keys):
+            motion[slot[pair]] = flow.to(motion.dtype)
     for i in range(m):
         fb = motion[i].float()
         rel[i] = consistency(fb, fb.flip(0), cfg).to(rel.dtype)
@@ -240,7 +313,13 @@ def _fit_jacobian(flows: Tensor, back: Tensor, du: np.ndarray, cfg: FlowConfig) 
 
 
 def fit_motion_models(
-    frames: Tensor, u: np.ndarray, cfg: FlowConfig, progress: bool = False, periodic=None
+    frames: Tensor,
+    u: np.ndarray,
+    cfg: FlowConfig,
+    progress: bool = False,
+    periodic=None,
+    cache: FlowCache | None = None,
+    keys: np.ndarray | None = None,
 ) -> tuple[Tensor, Tensor]:
     """n-D: per training frame, a per-voxel Jacobian of its motion with respect to the parameters.
 
@@ -250,6 +329,7 @@ def fit_motion_models(
     Args:
         frames: ``(N, C, *S)``; u: ``(N, D)`` normalized parameters.
         periodic: D flags, parameters that wrap around (neighbours and offsets across the wrap).
+        cache, keys: flows already estimated, and the frames' names in it (:class:`FlowCache`).
 
     Returns:
         ``J (N, d, D, *S)`` (voxels per unit normalized parameter), ``reliability (N, 1, *S)``.
@@ -266,21 +346,21 @@ def fit_motion_models(
                 users.setdefault(pair, set()).add(j)
     # Visit frames in lexicographic parameter order so pairs are reused soon after they are computed.
     order = np.lexsort(u.T[::-1])
-    cache: dict[tuple[int, int], Tensor] = {}
+    held: dict[tuple[int, int], Tensor] = {}
     with _bar(len(users), progress, "flow teacher") as bar:
         for j in order:
             j = int(j)
             if len(nbrs[j]) == 0:
                 continue
-            todo = [p for m in nbrs[j] for p in ((j, int(m)), (int(m), j)) if p not in cache]
-            for pair, flow in zip(todo, _flows(frames, todo, cfg, bar), strict=True):
-                cache[pair] = flow
-            fwd = torch.stack([cache[(j, int(m))] for m in nbrs[j]])
-            bwd = torch.stack([cache[(int(m), j)] for m in nbrs[j]])
+            todo = [p for m in nbrs[j] for p in ((j, int(m)), (int(m), j)) if p not in held]
+            for pair, flow in _flows(frames, todo, cfg, bar, cache, keys):
+                held[pair] = flow
+            fwd = torch.stack([held[(j, int(m))] for m in nbrs[j]])
+            bwd = torch.stack([held[(int(m), j)] for m in nbrs[j]])
             jj, rr = _fit_jacobian(fwd.float(), bwd.float(), offset(u[nbrs[j]], u[j], periodic), cfg)
             jac[j], rel[j] = jj.to(jac.dtype), rr.to(rel.dtype)
             for pair in [p for m in nbrs[j] for p in ((j, int(m)), (int(m), j))]:
                 users[pair].discard(j)
                 if not users[pair]:
-                    cache.pop(pair, None)
+                    held.pop(pair, None)
     return jac, rel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,9 @@ NETWORK_TEACHERS = ("coordnet", "hashinr")
 
 @dataclass
 class TeacherBuild:
-    """How to build a network teacher (coordnet, hashinr): budget, where the model goes, and options."""
+    """How to build a teacher: a network teacher's (coordnet, hashinr) budget, where its model goes and
+    options; a flow teacher's :class:`~hyperinr_core.train.flow_motion.FlowCache` and the frames' keys in it
+    (``frame_keys (N,)``, say indices into all training frames)."""
 
     out: str | None = None  # model file the teacher is saved to (None: kept in memory only)
     steps: int | None = None
@@ -28,6 +31,8 @@ class TeacherBuild:
     seed: int = 0
     device: str | None = None
     progress: bool = True
+    flow_cache: Any = None
+    frame_keys: np.ndarray | None = None
 
 
 def build_teacher(
@@ -59,6 +64,8 @@ def build_teacher(
             progress=build.progress,
             is_image=info.n_space_dims == 2,
             periodic=info.periodic_mask,
+            cache=build.flow_cache,
+            keys=build.frame_keys,
         )
     return _network_teacher(kind, frames, params_u, info, build)
 

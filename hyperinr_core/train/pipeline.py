@@ -35,6 +35,7 @@ from hyperinr_core.train.outputs import check_outputs, finish_outputs, jsonable
 from hyperinr_core.train.presets import preset_for
 from hyperinr_core.train.choose import SelectionBudget, n_between, select_teacher
 from hyperinr_core.train.file_stages import coordnet_stages, direct_stage, teacher_path
+from hyperinr_core.train.flow_motion import FlowCache
 from hyperinr_core.train.selection import Selection, score_predictor
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
@@ -42,6 +43,8 @@ from hyperinr_core.train.targets import between_params, predict_frames
 __all__ = ["PipelineJob", "PipelineResult", "run_pipeline", "MAX_REPORT_FRAMES"]
 
 MAX_REPORT_FRAMES = 16
+#: flows the selection's flow teacher keeps for the final one (on CUDA, device memory)
+FLOW_CACHE_BYTES = 1 << 30
 
 
 @dataclass
@@ -206,7 +209,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
         frames, train_u = load_training_frames(ds, info, job.memory_budget)
         resume_from = read_checkpoint(ckpt) if job.resume else None
         rec = resume_from.state.get("job", {}) if resume_from else {}
-        selection = None
+        selection = flow_cache = None
         if resume_from is not None:
             kind = rec.get("teacher", "none")
             sel = rec.get("selection")
@@ -216,8 +219,9 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             )
         elif job.teacher == "auto":
             t_sel = time.perf_counter()
+            flow_cache = FlowCache(FLOW_CACHE_BYTES)
             selection, _ = select_teacher(
-                job, info, preset, frames, train_u, device, clock.for_selection(job), quiet
+                job, info, preset, frames, train_u, device, clock.for_selection(job), quiet, flow_cache
             )
             selection.seconds = time.perf_counter() - t_sel
             say(selection.table())
@@ -247,9 +251,13 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             seed=job.seed,
             device=job.device,
             progress=job.progress,
+            flow_cache=flow_cache,
+            frame_keys=np.arange(len(train_u)),
         )
         t0 = time.perf_counter()
         teacher = build_teacher(kind, frames, train_u, info, device, tb)
+        reused = "" if flow_cache is None or not flow_cache.hits else f", {flow_cache.hits} flows reused"
+        flow_cache = None  # the flows go with it
         tf = tu = None
         if teacher is not None:
             n = n_between(len(train_u), info.n_param_dims, job.teacher_samples)
@@ -261,7 +269,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
                 tu, tf = tu[:n_keep], tf[:n_keep]
             quiet(
                 f"teacher {kind}: {len(tu)} frames between the training frames "
-                f"({time.perf_counter() - t0:.0f} s)"
+                f"({time.perf_counter() - t0:.0f} s{reused})"
             )
         if clock.minutes is not None:
             # Whatever the stages before took comes out of the total (counted from the training time

@@ -14,7 +14,7 @@ from hyperinr_core.errors import HyperINRError
 from hyperinr_core.eval.baselines import Lerp
 from hyperinr_core.train.flow import FlowConfig, FlowTeacher
 from hyperinr_core.train.flow_estimate import estimate_flow
-from hyperinr_core.train.flow_motion import consistency
+from hyperinr_core.train.flow_motion import FlowCache, consistency
 from hyperinr_core.train.flow_ops import gaussian_blur, spline_coefficients, warp, warp_cubic
 from hyperinr_core.train.teachers import Teacher
 
@@ -311,3 +311,49 @@ def test_incoherent_frames_stay_as_good_as_lerp():
     for i in np.flatnonzero(~train):
         lerp = 0.5 * (frames[i - 1] + frames[i + 1])
         assert _psnr(teacher.predict([t[i]]), frames[i]) > _psnr(lerp, frames[i]) - 1.0
+
+
+def test_flows_kept_from_a_fit_to_some_frames_serve_the_fit_to_all():
+    # The selection fits a flow teacher to the frames it does not validate on, then the final one to all:
+    # the pairs both fits need are estimated once, and the final teacher is the one a fresh fit gives.
+    h, w = 24, 28
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+
+    def image(p):
+        r = np.sqrt((yy - 8 - 8 * p[0]) ** 2 + (xx - 8 - 10 * p[1]) ** 2)
+        return np.clip(4.0 - r, 0, 1)[..., None].astype(np.float32)
+
+    g = np.linspace(0, 1, 4)
+    u = np.array([[a, b] for a in g for b in g])
+    frames = np.stack([image(p) for p in u])
+    cfg = FlowConfig(flow_neighbours=4)
+    fit_i = np.array([i for i in range(len(u)) if i not in (5, 10)])
+    cache = FlowCache()
+    FlowTeacher.fit(frames[fit_i], u[fit_i], cfg, is_image=True, cache=cache, keys=fit_i)
+    kept = len(cache)
+    assert kept > 0 and cache.hits == 0 and cache.nbytes == kept * 2 * h * w * 4
+    full = FlowTeacher.fit(frames, u, cfg, is_image=True, cache=cache, keys=np.arange(len(u)))
+    fresh = FlowTeacher.fit(frames, u, cfg, is_image=True)
+    assert 0 < cache.hits <= kept
+    torch.testing.assert_close(full.motion, fresh.motion, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(full.reliability, fresh.reliability, atol=1e-4, rtol=1e-4)
+    # other settings are other flows: the cache empties; a bound keeps what fits
+    other = FlowConfig(flow_neighbours=2)
+    FlowTeacher.fit(frames[:3], u[:3], other, is_image=True, cache=cache, keys=[0, 1, 2])
+    assert len(cache) == 6
+    small = FlowCache(max_bytes=3 * 2 * h * w * 4)
+    FlowTeacher.fit(frames[:3], u[:3], cfg, is_image=True, cache=small, keys=[0, 1, 2])
+    assert len(small) == 3 and small.nbytes <= small.max_bytes
+    with pytest.raises(HyperINRError, match="keys"):
+        FlowTeacher.fit(frames[:3], u[:3], cfg, is_image=True, cache=small, keys=[0, 1])
+
+
+def test_one_dimensional_pairs_are_kept_too():
+    n = 16
+    u = np.linspace(0, 1, 5)[:, None]
+    frames = np.stack([_blob(n, (8, 5 + 6 * t, 8)) for t in u[:, 0]])
+    cache = FlowCache()
+    FlowTeacher.fit(frames[[0, 1, 3]], u[[0, 1, 3]], cache=cache, keys=[0, 1, 3])
+    full = FlowTeacher.fit(frames, u, cache=cache, keys=np.arange(5))
+    assert cache.hits == 2  # 0 <-> 1, the one pair of neighbours both fits share
+    torch.testing.assert_close(full.motion, FlowTeacher.fit(frames, u).motion, atol=1e-4, rtol=1e-4)
