@@ -7,10 +7,12 @@ Within ``select_share`` of a time budget (teacher builds included):
    LERP; a network candidate trains within ``network_share`` of the budget and is skipped, with the reason
    in the table, when that share is not left or it ends below LERP;
 3. the best teacher's student and the direct student race (:mod:`.race`): equal steps after one warm-up,
-   learning curves projected to the final training's steps, both capped at the best teacher's score.
+   learning curves projected to the final training's steps, both capped at the best teacher's score; the
+   direct student stops early once it is out of reach.
 
-The larger projection wins. The built teachers come back with the selection, so the pipeline can reuse a
-network teacher instead of training it again.
+The larger projection wins. The built teachers come back with the selection, and so does the winner's
+student: the final training starts from it (:func:`~.student.warm_start`) instead of from scratch, so the
+race's steps are not lost.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from hyperinr_core.errors import HyperINRError
 from hyperinr_core.eval.metrics import psnr
 from hyperinr_core.train.budget import Budget
 from hyperinr_core.train.make_teacher import NETWORK_TEACHERS, TeacherBuild, build_teacher
-from hyperinr_core.train.race import Curve, calibrate, decide, probe_steps
+from hyperinr_core.train.race import (
+    Curve,
+    calibrate,
+    decide,
+    optimistic,
+    out_of_reach,
+    probe_steps,
+    project,
+)
 from hyperinr_core.train.selection import Score, Selection, score_predictor, validation_split
 from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
 from hyperinr_core.train.targets import between_params, predict_frames
@@ -78,8 +88,9 @@ def n_between(n_train: int, n_dims: int, requested: int | None) -> int:
 def select_teacher(
     job, info, preset, frames, train_u, device, budget: SelectionBudget, say, flow_cache=None
 ):
-    """Choose the teacher for ``job`` (a :class:`~.pipeline.PipelineJob`). Returns ``(selection, teachers)``:
-    the table and the teachers built, by kind (fitted to the frames to fit, not to all frames).
+    """Choose the teacher for ``job`` (a :class:`~.pipeline.PipelineJob`). Returns ``(selection, teachers,
+    student)``: the table, the teachers built, by kind (fitted to the frames to fit, not to all frames),
+    and the race winner's student (None without a decided race), a start for the final training.
     ``flow_cache`` (a :class:`~.flow_motion.FlowCache`) keeps the flow candidate's flows, named by
     training frame index, for the final teacher."""
     fit_i, val_i = validation_split(train_u, job.seed, info.periodic)
@@ -92,7 +103,7 @@ def select_teacher(
         else:
             chosen = next((c for c in ("flow", "lerp") if c in cands), cands[0])
             say(f"teacher selection: too few training frames to validate on; using {chosen}")
-        return Selection(chosen, Score("LERP", nan, nan), [], len(fit_i), 0), {}
+        return Selection(chosen, Score("LERP", nan, nan), [], len(fit_i), 0), {}, None
     f_fit, u_fit, f_val, u_val = frames[fit_i], train_u[fit_i], frames[val_i], train_u[val_i]
     lerp = build_teacher("lerp", f_fit, u_fit, info, device)
     sel = Selection("none", score_predictor("LERP", lerp.predict, f_val, u_val), [], len(fit_i), len(val_i))
@@ -141,8 +152,9 @@ def select_teacher(
     scored = [r for r in sel.rows if r.name in teachers and np.isfinite(r.psnr_mean)]
     best = max(scored, key=lambda r: r.psnr_mean) if scored else None
     sel.chosen = best.name if best else "none"
+    student = None
     if best is not None and "none" in cands:
-        _race(
+        student = _race(
             job,
             info,
             preset,
@@ -154,11 +166,12 @@ def select_teacher(
             budget,
             sel,
         )
-    return sel, teachers
+    return sel, teachers, student
 
 
 def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, budget, sel: Selection):
-    """The best teacher's student against the direct student (:mod:`.race`); sets ``sel.chosen``."""
+    """The best teacher's student against the direct student (:mod:`.race`); sets ``sel.chosen``.
+    Returns the winner's student (a HyperINR fitted to the frames to fit) when the race decided, or None."""
     f_fit, u_fit, f_val, u_val = split
     spec = StudentSpec(info, preset, None, job.gt_fraction, job.seed, device, job.compile, False)
     is_image = info.n_space_dims == 2
@@ -192,32 +205,53 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
             f"no race: {max(budget.left(), 0):.0f} s of the selection's share left buy {max(n, 0)} steps a "
             f"student (at {sps:.2f} s a step), under {MIN_RACE_STEPS}; the teachers' scores decide"
         )
-        return
-    curves = {}
+        return None
+    curves, models, stopped = {}, {}, 0
     for kind in (best.name, "none"):
         curve, at = Curve(), set(probe_steps(n))
+        # The direct student runs second: it stops at a probe once even an optimistic projection of it
+        # cannot overtake the distilled one's (the verdict would not change).
+        target = project(curves[best.name][0], final, best.psnr_mean) if curves else None
 
-        def probe(model, step, curve=curve, at=at):
+        def probe(model, step, curve=curve, at=at, target=target):
             if step in at:
                 curve.steps.append(step)
                 curve.psnr.append(probe_fn(model))
+                if target is not None and step < n and out_of_reach(curve, target, final, best.psnr_mean):
+                    raise _Decided(model, step)
 
         t0 = time.perf_counter()
-        model, result = run(kind, n, probe, cap)
-        if result.step < n:  # cut short by the time cap: the other student runs as many steps
-            n = result.step
+        try:
+            model, result = run(kind, n, probe, cap)
+            steps = result.step
+        except _Decided as d:
+            model, steps = d.model, d.step
+            stopped = steps
+        if steps < n and target is None:  # cut short by the time cap: the other student runs as many
+            n = steps
             curve.steps.append(n)
             curve.psnr.append(probe_fn(model))
         s = score_predictor(f"student:{kind}", hyperinr_predictor(model, frame_shape, is_image), f_val, u_val)
-        s.seconds, s.steps = time.perf_counter() - t0, result.step
+        s.seconds, s.steps = time.perf_counter() - t0, steps
         s.note = "HyperINR race" + (", no teacher" if kind == "none" else f", {len(tu)} teacher frames")
         sel.rows.append(s)
-        curves[kind] = (curve, s)
+        curves[kind], models[kind] = (curve, s), model
         cap = None if cap is None else 1.5 * cap
-    if curves["none"][1].steps != curves[best.name][1].steps:
-        sel.notes.append("race cut short by the time left: unequal steps, the teachers' scores decide")
-        return
     (c_t, s_t), (c_0, s_0) = curves[best.name], curves["none"]
+    if stopped:  # the direct student stopped early: out of reach
+        s_0.note += f", stopped at step {s_0.steps}: out of reach"
+        s_t.projected = project(c_t, final, best.psnr_mean)
+        s_0.projected = optimistic(c_0, final, best.psnr_mean)
+        sel.chosen = best.name
+        sel.notes.append(
+            f"race: {n} steps a student after a warm-up, projected to the final training's {final}; the "
+            f"direct student stopped at step {s_0.steps}, where even an optimistic projection of it "
+            f"({s_0.projected:.2f} dB) stays below the distilled one's ({s_t.projected:.2f} dB)"
+        )
+        return models[best.name]
+    if s_0.steps != s_t.steps:
+        sel.notes.append("race cut short by the time left: unequal steps, the teachers' scores decide")
+        return None
     v = decide(best.name, best.psnr_mean, c_t, c_0, final)
     s_t.projected, s_0.projected, sel.chosen = v.projected_teacher, v.projected_direct, v.chosen
     sel.notes.append(f"race: {n} steps a student after a warm-up, projected to the final training's {final}")
@@ -226,8 +260,19 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
         sel.notes.append(
             f"WARNING: the student distilled from {best.name} ends {c_0.last - c_t.last:.1f} dB below the "
             f"direct one at equal steps although {best.name} itself scores "
-            f"{best.psnr_mean - c_0.last:.1f} dB above it: the race is not trusted (please report it); the teacher's own score decides"
+            f"{best.psnr_mean - c_0.last:.1f} dB above it: the race is not trusted (please report it); the "
+            "teacher's own score decides"
         )
+        return None
+    return models[v.chosen]
+
+
+class _Decided(Exception):
+    """Raised from a race run's probe: the run has decided the race at ``step``."""
+
+    def __init__(self, model, step: int):
+        super().__init__(step)
+        self.model, self.step = model, step
 
 
 def point_probe(frames: np.ndarray, params_u: np.ndarray, is_image: bool, seed: int, n_points: int = 1 << 15):

@@ -7,7 +7,8 @@ Budget (a total in minutes; steps make runs reproducible instead):
   teacher trains for ``teacher_share`` of the total (``forced_teacher_share`` when no selection ran before it);
 - the teacher frames, bounded to ``targets_share`` of the total (a build cut short keeps an even cover);
 - the distillation: everything left, up to the deadline, less a reserve for the held-out check, which
-  (when the dataset holds frames outside training) reads at most ``MAX_REPORT_FRAMES`` frames.
+  (when the dataset holds frames outside training) reads at most ``MAX_REPORT_FRAMES`` frames. After a
+  race it starts from the winning student (:func:`~.student.warm_start`), so the race's steps carry over.
 With the defaults the distillation gets at least 70 % of the total when the final flow teacher builds in
 seconds; that build is not bounded (the NVS demo's 100 views of 256², with one thread, took about two of a
 10-minute budget, leaving the distillation 62 %).
@@ -37,7 +38,7 @@ from hyperinr_core.train.choose import SelectionBudget, n_between, select_teache
 from hyperinr_core.train.file_stages import coordnet_stages, direct_stage, teacher_path
 from hyperinr_core.train.flow_motion import FlowCache
 from hyperinr_core.train.selection import Selection, score_predictor
-from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student
+from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student, warm_start
 from hyperinr_core.train.targets import between_params, predict_frames
 
 __all__ = ["PipelineJob", "PipelineResult", "run_pipeline", "MAX_REPORT_FRAMES"]
@@ -209,7 +210,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
         frames, train_u = load_training_frames(ds, info, job.memory_budget)
         resume_from = read_checkpoint(ckpt) if job.resume else None
         rec = resume_from.state.get("job", {}) if resume_from else {}
-        selection = flow_cache = None
+        selection = flow_cache = start = None
         if resume_from is not None:
             kind = rec.get("teacher", "none")
             sel = rec.get("selection")
@@ -220,7 +221,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
         elif job.teacher == "auto":
             t_sel = time.perf_counter()
             flow_cache = FlowCache(FLOW_CACHE_BYTES)
-            selection, _ = select_teacher(
+            selection, _, start = select_teacher(
                 job, info, preset, frames, train_u, device, clock.for_selection(job), quiet, flow_cache
             )
             selection.seconds = time.perf_counter() - t_sel
@@ -294,6 +295,10 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             info, preset, job.n_encoders, job.gt_fraction, job.seed, device, job.compile, job.progress
         )
         model = HyperINR.load(ckpt) if resume_from is not None else None
+        if model is None and start is not None and kind == selection.chosen:
+            model = warm_start(spec, train_u, start)  # the race winner's steps are not lost
+            quiet(f"{'distillation' if tf is not None else 'training'} starts from the race's {kind} student")
+        start = None
         model, result = train_student(
             spec,
             frames,

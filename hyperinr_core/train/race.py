@@ -13,7 +13,10 @@ the first run's warm-up (kernel compilation, caches). So the race is run like th
    constant learning rate) are extrapolated, saturating geometrically, to the steps the final training
    will get (:func:`project`), both capped at the best teacher's own validation score (or the level
    already reached): a projection is not trusted beyond what the best interpolator shows.
-4. **A failed test is reported, not trusted.** A distilled student far below the direct one at equal steps
+4. **A race decided early stops early.** The direct student runs second; once even an optimistic
+   projection of its curve so far (:func:`optimistic`) stays below the distilled student's projection, it
+   cannot win, and it stops there (:func:`out_of_reach`).
+5. **A failed test is reported, not trusted.** A distilled student far below the direct one at equal steps
    although its teacher scores above the direct one points to a defect, not to a bad teacher
    (:func:`failed_test`); the decision then rests on the teacher's own score.
 """
@@ -36,6 +39,8 @@ __all__ = [
     "PROBE_FRACTIONS",
     "FAILED_TEST_DB",
     "probe_steps",
+    "optimistic",
+    "out_of_reach",
 ]
 
 #: fractions of a race run's steps at which the student is scored on the validation frames
@@ -90,6 +95,28 @@ def project(curve: Curve, final_steps: int, cap: float | None = None) -> float:
     if cap is not None and math.isfinite(cap):
         out = min(out, max(cap, level))
     return out
+
+
+def optimistic(curve: Curve, final_steps: int, cap: float | None = None) -> float:
+    """An upper estimate of what ``curve`` (a run stopped at one of its probes) reaches at ``final_steps``:
+    its last gain per doubling kept for the next doubling, then saturating at the slowest ratio
+    (``RATIO_BOUNDS[1]``), capped like :func:`project` (at ``cap``, or the level already reached)."""
+    s, p = np.asarray(curve.steps, np.float64), np.asarray(curve.psnr, np.float64)
+    if len(p) < 2 or not np.all(np.isfinite(p)):
+        return float("inf")
+    k = math.log2(final_steps / s[-1]) if final_steps > s[-1] > 0 else 0.0
+    d = max(float((p[-1] - p[-2]) / max(math.log2(s[-1] / s[-2]), 1e-9)), 0.0)
+    r = RATIO_BOUNDS[1]
+    out = float(p[-1]) + d * (1.0 - r**k) / (1.0 - r)
+    if cap is not None and math.isfinite(cap):
+        out = min(out, max(cap, float(p[-1])))
+    return out
+
+
+def out_of_reach(direct: Curve, distilled_projection: float, final_steps: int, cap: float | None) -> bool:
+    """The direct student, stopped at a probe, cannot overtake the distilled student's projection (ties go
+    to the teacher, as in :func:`decide`)."""
+    return optimistic(direct, final_steps, cap) <= distilled_projection
 
 
 def failed_test(distilled: Curve, direct: Curve, teacher_psnr: float) -> bool:

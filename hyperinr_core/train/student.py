@@ -18,7 +18,14 @@ from hyperinr_core.train.loop import TrainResult
 from hyperinr_core.train.presets import FitConfig, Preset
 from hyperinr_core.train.targets import MixedSampler, in_memory_sampler
 
-__all__ = ["StudentSpec", "train_student", "hyperinr_predictor", "student_positions"]
+__all__ = [
+    "StudentSpec",
+    "train_student",
+    "hyperinr_predictor",
+    "student_positions",
+    "new_student",
+    "warm_start",
+]
 
 
 @dataclass
@@ -56,6 +63,33 @@ def student_positions(info: FieldInfo, gt_u: np.ndarray, n_enc: int) -> np.ndarr
     return None
 
 
+def new_student(spec: StudentSpec, gt_u: np.ndarray):
+    """A freshly initialized student for ground truth at ``gt_u (N, D)`` (on the CPU)."""
+    info = spec.info
+    n_enc = spec.n_encoders or max(2, round(spec.preset.encoders_per_frame(info.task) * len(gt_u)))
+    pos = student_positions(info, gt_u, n_enc)
+    return new_hyperinr(info, spec.preset, n_enc, gt_u, spec.seed, positions=pos)
+
+
+@torch.no_grad()
+def warm_start(spec: StudentSpec, gt_u: np.ndarray, source: Any):
+    """A new student for ``gt_u`` that starts where ``source`` ends: a student of the same field and preset
+    fitted to fewer frames (the selection race's winner, on the frames it fitted).
+
+    Its shared MLP is ``source``'s, and each of its encoders is what ``source`` generates at that encoder's
+    position: the new student predicts what ``source`` does at every encoder, and the steps ``source``
+    took are not lost.
+    """
+    model = new_student(spec, gt_u)
+    if model.cfg.encoding != source.cfg.encoding or model.cfg.mlp != source.cfg.mlp:
+        raise ValueError("warm_start: the source student has another encoding or MLP")
+    enc = source.encoder_params_at(model.encoder_positions)
+    model.encoder_params.copy_(enc.detach().to("cpu", model.encoder_params.dtype))
+    for mine, theirs in zip(model.mlp.parameters(), source.mlp.parameters(), strict=True):
+        mine.copy_(theirs.detach().to("cpu", mine.dtype))
+    return model
+
+
 def train_student(
     spec: StudentSpec,
     gt_frames: np.ndarray,
@@ -74,14 +108,13 @@ def train_student(
     """Train a HyperINR on ``gt_frames (N, ...)`` at ``gt_u (N, D)`` and, when given, teacher frames
     ``(S, ...)`` at ``teacher_u (S, D)``; all frames normalized. Returns ``(model, result)``.
 
-    ``model`` continues a resumed run (with ``resume_from``, the checkpoint's training state).
+    ``model`` continues a resumed run (with ``resume_from``, the checkpoint's training state) or starts
+    from a given one (:func:`warm_start`).
     ``on_step(model, steps_done)`` runs after every step (the race's validation probes).
     """
     info = spec.info
-    n_enc = spec.n_encoders or max(2, round(spec.preset.encoders_per_frame(info.task) * len(gt_u)))
     if model is None:
-        pos = student_positions(info, gt_u, n_enc)
-        model = new_hyperinr(info, spec.preset, n_enc, gt_u, spec.seed, positions=pos)
+        model = new_student(spec, gt_u)
     model.to(spec.device)
     is_image = info.n_space_dims == 2
     gt = in_memory_sampler(gt_frames, gt_u, is_image, spec.device, spec.seed)

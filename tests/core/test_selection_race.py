@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from hyperinr_core.model.param_space import lerp_weights, offset, param_tree, periodic_dims
-from hyperinr_core.train.race import Curve, calibrate, decide, failed_test, probe_steps, project
+from hyperinr_core.train.race import (
+    Curve,
+    calibrate,
+    decide,
+    failed_test,
+    optimistic,
+    out_of_reach,
+    probe_steps,
+    project,
+)
 from hyperinr_core.train.selection import validation_split
 from hyperinr_core.train.teachers import LerpTeacher
 
@@ -138,3 +147,24 @@ def test_calibration_is_one_run_timing_only_the_steps_after_the_warm_up():
     assert calls == [8] and probed == ["model"] and synced == [1, 1]  # at both time stamps, once each
     assert 0.01 <= sps < 0.1  # the 0.2 s warm-up steps stay out
     assert probe >= 0.05
+
+
+def test_a_direct_student_out_of_reach_stops_early_without_changing_the_verdict():
+    # The teacher's student projects near the cap; the direct one's first probes cannot catch up even
+    # optimistically: it stops, and the full race would have chosen the teacher too.
+    distilled = Curve([10, 20, 40, 80], [16.0, 18.5, 20.5, 22.0])
+    direct = Curve([10, 20, 40, 80], [19.5, 20.5, 21.2, 22.5])
+    target = project(distilled, 4000, 28.5)
+    partial = Curve(direct.steps[:2], direct.psnr[:2])
+    assert optimistic(partial, 4000, 28.5) >= project(partial, 4000, 28.5)
+    assert out_of_reach(partial, target, 4000, 28.5)
+    assert decide("flow", 28.5, distilled, direct, final_steps=4000).chosen == "flow"
+    # A distilled student that barely learns: the direct one is never out of reach, and wins.
+    flat = Curve([10, 20, 40, 80], [19.0, 19.5, 19.8, 20.0])
+    target = project(flat, 4000, 23.0)
+    for k in (2, 3):
+        assert not out_of_reach(Curve(direct.steps[:k], direct.psnr[:k]), target, 4000, 23.0)
+    v = decide("flow", 23.0, flat, direct, final_steps=4000)
+    assert v.chosen == "none" and not v.failed
+    # One probe tells no slope: never out of reach.
+    assert not out_of_reach(Curve([10], [5.0]), 30.0, 4000, 28.5)

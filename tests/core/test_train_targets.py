@@ -125,10 +125,16 @@ def test_cli_train_auto_stores_the_selection_and_the_held_out_check(tmp_path, ca
     assert meta["teacher"] in ("lerp", "none") and meta["selection"]["chosen"] == meta["teacher"]
     rows = {r["name"]: r for r in meta["selection"]["rows"]}
     assert set(rows) >= {"lerp", "student:lerp", "student:none"}
-    # The race: both students ran the same steps, and each has a projection to the final training.
-    assert rows["student:lerp"]["steps"] == rows["student:none"]["steps"] >= 24
+    # The race: both students ran the same steps, or the direct one stopped once out of reach (then the
+    # teacher won); each has a projection to the final training, which starts from the winner.
+    t, d = rows["student:lerp"], rows["student:none"]
+    assert t["steps"] >= 24
+    assert d["steps"] == t["steps"] or (
+        d["steps"] < t["steps"] and "out of reach" in d["note"] and meta["teacher"] == "lerp"
+    )
     assert all(np.isfinite(rows[k]["projected"]) for k in ("student:lerp", "student:none"))
     assert "race: " in printed and "selection took" in printed
+    assert f"starts from the race's {meta['teacher']} student" in printed
     assert "gap_db" in meta["heldout"] and len(meta["heldout"]["frames"]) == 6
     if meta["heldout"]["gap_db"] < 0:  # a 4-step model: the user is told it is worse than LERP
         assert "BELOW LERP" in printed
@@ -311,3 +317,36 @@ def test_bench_teachers_scores_every_teacher_and_a_model_on_the_held_out_frames(
         assert np.isfinite(row["psnr_mean"]) and row["psnr_worst"] <= row["psnr_mean"] and row["build_s"] >= 0
     assert out["model"]["metadata"]["teacher"] == "lerp" and out["model"]["metadata"]["steps"] == 3
     assert out["model"]["psnr_worst"] <= out["model"]["psnr_mean"]
+
+
+@pytest.mark.parametrize("n_dims", [1, 2])
+def test_the_final_student_starts_where_the_race_winner_ends(n_dims):
+    """warm_start: every encoder of the student on all frames is what the race's student (fitted to fewer
+    frames) generates at its position, and the shared MLP is the same: it predicts what that one does."""
+    from hyperinr_core.train.budget import Budget
+    from hyperinr_core.train.presets import preset_for
+    from hyperinr_core.train.student import StudentSpec, hyperinr_predictor, train_student, warm_start
+
+    rng = np.random.default_rng(0)
+    info = FieldInfo(
+        frame_shape=[6, 7, 8],
+        param_names=["t", "s"][:n_dims],
+        param_lo=[0.0] * n_dims,
+        param_hi=[1.0] * n_dims,
+    )
+    u_all = np.linspace(0, 1, 7)[:, None] if n_dims == 1 else rng.random((9, 2))
+    frames = rng.random((len(u_all), 6, 7, 8)).astype(np.float32)
+    fit = np.arange(0, len(u_all), 2) if n_dims == 1 else np.arange(6)
+    spec = StudentSpec(info, preset_for("tiny", torch.device("cpu")), progress=False)
+    source, _ = train_student(spec, frames[fit], u_all[fit], None, None, Budget(steps=20), "race none")
+    model = warm_start(spec, u_all, source)
+    assert model.n_encoders > source.n_encoders
+    assert torch.equal(model.mlp.params, source.mlp.params)
+    want = hyperinr_predictor(source, (6, 7, 8), False)
+    got = hyperinr_predictor(model, (6, 7, 8), False)
+    for p in model.encoder_positions:
+        np.testing.assert_allclose(got(p), want(p), atol=1e-5)
+    fresh = train_student(spec, frames, u_all, None, None, Budget(steps=1), "direct")[0]
+    assert not torch.equal(fresh.mlp.params, source.mlp.params)  # a fresh student is not a warm one
+    model, _ = train_student(spec, frames, u_all, None, None, Budget(steps=2), "direct", model=model)
+    assert model.n_encoders == fresh.n_encoders
