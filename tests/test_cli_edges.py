@@ -257,6 +257,7 @@ def test_model_info_prints_config_parameters_encoders_size_and_metadata(tmp_path
     meta = {
         "trained": "distilled",
         "teacher": "flow",
+        "started_from_race": True,
         "selection": selection.to_dict(),
         "source": {"data": "tgv.h5", "frames": [0, 5, 10]},
     }
@@ -285,6 +286,7 @@ def test_model_info_prints_config_parameters_encoders_size_and_metadata(tmp_path
             "2 hidden layers of 16",
             "3 nearest",
             "trained: distilled from the flow teacher",
+            "started from: the selection race's winning student",
             "teacher selection on 4 validation frames",  # the selection table, as View > Model info shows it
             "chosen: flow",
             "source:",  # any other metadata: generic key: value lines, nested ones indented
@@ -293,6 +295,7 @@ def test_model_info_prints_config_parameters_encoders_size_and_metadata(tmp_path
             f"{5 * enc.n_params + cfg.mlp.n_params:,} parameters",
         ):
             assert needle in out, (needle, out)
+        assert "started_from_race" not in out  # described in words, not listed again
     rc = main(["model", "info", str(ROOT / "README.md")])
     assert rc == 2 and "README.md" in capsys.readouterr().err
 

@@ -153,13 +153,13 @@ def _metadata_lines(meta: dict, path: str) -> list[str]:
     """How the model was trained (teacher, budget, the teacher-selection table and the held-out check, as
     the explorer's Model info shows them), then every other key, generically."""
     from hyperinr_core.errors import FileFormatError
-    from hyperinr_core.train.summary import describe_training
+    from hyperinr_core.train.summary import TRAINING_KEYS, describe_training
 
     try:
         training = describe_training(meta)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
         raise FileFormatError(path, f"malformed training metadata ({type(exc).__name__}: {exc})") from None
-    described = {"trained", "teacher", "steps", "train_seconds", "gt_fraction"}
+    described = set(TRAINING_KEYS)
     sel, held = meta.get("selection"), meta.get("heldout")
     if isinstance(sel, dict) and "lerp" in sel:
         described.add("selection")

@@ -283,6 +283,8 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             budget = Budget(None, max(1.0 / 60.0, done + clock.left() - reserve))
         else:
             budget = Budget(clock.steps, None)
+        # After a race the final training starts from its winner (its steps are not lost).
+        warm = resume_from is None and start is not None and kind == selection.chosen
         record = {
             "stage": "train",
             "data": os.path.abspath(job.data),
@@ -291,14 +293,15 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
             "gt_fraction": job.gt_fraction,
             "teacher_frames": 0 if tu is None else len(tu),
             "preset": preset.name,
+            "started_from_race": warm or bool(rec.get("started_from_race")),
             "selection": jsonable(selection.to_dict()) if selection else rec.get("selection"),
         }
         spec = StudentSpec(
             info, preset, job.n_encoders, job.gt_fraction, job.seed, device, job.compile, job.progress
         )
         model = HyperINR.load(ckpt) if resume_from is not None else None
-        if model is None and start is not None and kind == selection.chosen:
-            model = warm_start(spec, train_u, start)  # the race winner's steps are not lost
+        if warm:
+            model = warm_start(spec, train_u, start)
             quiet(f"{'distillation' if tf is not None else 'training'} starts from the race's {kind} student")
         start = None
         model, result = train_student(
@@ -322,6 +325,7 @@ def run_pipeline(job: PipelineJob, say=print) -> PipelineResult:
                 "gt_fraction": job.gt_fraction if tf is not None else 1.0,
                 "teacher_frames": record["teacher_frames"],
                 "steps": result.step,
+                "started_from_race": record["started_from_race"],
                 "train_seconds": round(result.seconds, 1),
             }
         )

@@ -6,7 +6,10 @@ from typing import Any
 
 from hyperinr_core.train.selection import Selection
 
-__all__ = ["describe_model", "describe_training"]
+__all__ = ["describe_model", "describe_training", "TRAINING_KEYS"]
+
+#: metadata keys :func:`describe_training` always describes
+TRAINING_KEYS = ("trained", "teacher", "steps", "train_seconds", "gt_fraction", "started_from_race")
 
 
 def describe_training(metadata: dict) -> list[str]:
@@ -25,6 +28,8 @@ def describe_training(metadata: dict) -> list[str]:
     ):
         if key in metadata:
             lines.append(f"{label}: {metadata[key]}")
+    if metadata.get("started_from_race"):
+        lines.append("started from: the selection race's winning student (its steps come on top)")
     sel = metadata.get("selection")
     if isinstance(sel, dict) and "lerp" in sel:
         try:
@@ -62,6 +67,6 @@ def describe_model(model: Any, path: str = "") -> str:
     meta = dict(cfg.metadata)
     lines += describe_training(meta)
     for k, v in meta.items():
-        if k not in ("trained", "teacher", "steps", "train_seconds", "gt_fraction", "selection", "heldout"):
+        if k not in TRAINING_KEYS + ("selection", "heldout"):
             lines.append(f"{k}: {v}")
     return "\n".join(lines)

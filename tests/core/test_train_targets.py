@@ -134,7 +134,7 @@ def test_cli_train_auto_stores_the_selection_and_the_held_out_check(tmp_path, ca
     )
     assert all(np.isfinite(rows[k]["projected"]) for k in ("student:lerp", "student:none"))
     assert "race: " in printed and "selection took" in printed
-    assert f"starts from the race's {meta['teacher']} student" in printed
+    assert f"starts from the race's {meta['teacher']} student" in printed and meta["started_from_race"]
     assert "gap_db" in meta["heldout"] and len(meta["heldout"]["frames"]) == 6
     if meta["heldout"]["gap_db"] < 0:  # a 4-step model: the user is told it is worse than LERP
         assert "BELOW LERP" in printed
