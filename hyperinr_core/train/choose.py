@@ -240,7 +240,7 @@ def _race(job, info, preset, frame_shape, split, teacher, best: Score, device, b
     (c_t, s_t), (c_0, s_0) = curves[best.name], curves["none"]
     if stopped:  # the direct student stopped early: out of reach
         s_0.note += f", stopped at step {s_0.steps}: out of reach"
-        s_t.projected = project(c_t, final, best.psnr_mean)
+        s_t.projected = target  # the distilled student's projection the direct one was held against
         s_0.projected = optimistic(c_0, final, best.psnr_mean)
         sel.chosen = best.name
         sel.notes.append(

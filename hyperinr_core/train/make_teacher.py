@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ __all__ = ["TeacherBuild", "build_teacher", "NETWORK_TEACHERS"]
 
 #: teachers trained by gradient descent (minutes), as opposed to those built in seconds (flow, lerp)
 NETWORK_TEACHERS = ("coordnet", "hashinr")
+
+if TYPE_CHECKING:
+    from hyperinr_core.train.flow_motion import FlowCache
 
 
 @dataclass
@@ -31,7 +34,7 @@ class TeacherBuild:
     seed: int = 0
     device: str | None = None
     progress: bool = True
-    flow_cache: Any = None
+    flow_cache: FlowCache | None = None
     frame_keys: np.ndarray | None = None
 
 

@@ -82,7 +82,7 @@ def project(curve: Curve, final_steps: int, cap: float | None = None) -> float:
     if len(p) == 0:
         return float("nan")
     level = float(p[-1])
-    k = math.log2(final_steps / s[-1]) if final_steps > s[-1] > 0 else 0.0
+    k = _doublings(s[-1], final_steps)
     gain = 0.0
     before = p[:-1]
     if k > 0 and len(before) >= 2 and np.all(np.isfinite(before)):
@@ -91,10 +91,19 @@ def project(curve: Curve, final_steps: int, cap: float | None = None) -> float:
         r = float(inc[-1] / inc[-2]) if len(inc) >= 2 and inc[-2] > 0 else RATIO_BOUNDS[0]
         r = min(max(r, RATIO_BOUNDS[0]), RATIO_BOUNDS[1])
         gain = d * r * (1.0 - r**k) / (1.0 - r)
-    out = level + gain
+    return _capped(level + gain, cap, level)
+
+
+def _doublings(steps_done: float, final_steps: int) -> float:
+    """Doublings of the steps from ``steps_done`` to ``final_steps`` (0 when there are none left)."""
+    return math.log2(final_steps / steps_done) if final_steps > steps_done > 0 else 0.0
+
+
+def _capped(value: float, cap: float | None, level: float) -> float:
+    """``value`` bounded by ``cap``, but never below the ``level`` already reached."""
     if cap is not None and math.isfinite(cap):
-        out = min(out, max(cap, level))
-    return out
+        return min(value, max(cap, level))
+    return value
 
 
 def optimistic(curve: Curve, final_steps: int, cap: float | None = None) -> float:
@@ -104,13 +113,10 @@ def optimistic(curve: Curve, final_steps: int, cap: float | None = None) -> floa
     s, p = np.asarray(curve.steps, np.float64), np.asarray(curve.psnr, np.float64)
     if len(p) < 2 or not np.all(np.isfinite(p)):
         return float("inf")
-    k = math.log2(final_steps / s[-1]) if final_steps > s[-1] > 0 else 0.0
+    k = _doublings(s[-1], final_steps)
     d = max(float((p[-1] - p[-2]) / max(math.log2(s[-1] / s[-2]), 1e-9)), 0.0)
     r = RATIO_BOUNDS[1]
-    out = float(p[-1]) + d * (1.0 - r**k) / (1.0 - r)
-    if cap is not None and math.isfinite(cap):
-        out = min(out, max(cap, float(p[-1])))
-    return out
+    return _capped(float(p[-1]) + d * (1.0 - r**k) / (1.0 - r), cap, float(p[-1]))
 
 
 def out_of_reach(direct: Curve, distilled_projection: float, final_steps: int, cap: float | None) -> bool:
